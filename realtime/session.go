@@ -1,0 +1,198 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// maxInbound bounds one inbound frame; larger ones end the connection.
+const maxInbound = 8 << 20
+
+type outFrame struct {
+	data   []byte
+	binary bool
+}
+
+// session is one WebSocket connection. Exactly one goroutine reads and one
+// writes; everything else hands frames to the writer through out.
+type session struct {
+	c    *Client
+	conn *websocket.Conn
+	out  chan outFrame
+	done chan struct{}
+
+	closeOnce sync.Once
+	errMu     sync.Mutex
+	err       error
+
+	hbMu    sync.Mutex
+	hbRef   string
+	hbSent  time.Time
+	hbWait  chan time.Duration // answers a Ping
+	readAny chan struct{}
+}
+
+func newSession(c *Client, conn *websocket.Conn) *session {
+	conn.SetReadLimit(maxInbound)
+	return &session{c: c, conn: conn, out: make(chan outFrame, 1024), done: make(chan struct{}), readAny: make(chan struct{}, 1)}
+}
+
+func (s *session) wait() error {
+	<-s.done
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.err
+}
+
+func (s *session) close(code int, reason string) { s.fail(code, reason, nil) }
+
+func (s *session) fail(code int, reason string, err error) {
+	s.closeOnce.Do(func() {
+		s.errMu.Lock()
+		if err == nil {
+			err = errors.New(reason)
+		}
+		s.err = err
+		s.errMu.Unlock()
+		_ = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+		_ = s.conn.Close()
+		close(s.done)
+	})
+}
+
+func (s *session) send(f outFrame) bool {
+	select {
+	case s.out <- f:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+func (s *session) writeLoop() {
+	for {
+		select {
+		case f := <-s.out:
+			kind := websocket.TextMessage
+			if f.binary {
+				kind = websocket.BinaryMessage
+			}
+			if s.c.opts.Debug {
+				s.c.log.Info("realtime frame out", "frame", debugFrame(f))
+			}
+			_ = s.conn.SetWriteDeadline(time.Now().Add(s.c.opts.Timeout))
+			if err := s.conn.WriteMessage(kind, f.data); err != nil {
+				s.fail(websocket.CloseAbnormalClosure, "write failed", fmt.Errorf("realtime: write: %w", err))
+				return
+			}
+		case <-s.done:
+			return
+		}
+	}
+}
+
+func debugFrame(f outFrame) string {
+	if f.binary {
+		return fmt.Sprintf("binary %d bytes kind %d", len(f.data), f.data[0])
+	}
+	return string(f.data)
+}
+
+func (s *session) readLoop() {
+	for {
+		kind, data, err := s.conn.ReadMessage()
+		if err != nil {
+			s.fail(websocket.CloseAbnormalClosure, "connection lost", fmt.Errorf("realtime: connection lost: %w", err))
+			return
+		}
+		at := time.Now()
+		select {
+		case s.readAny <- struct{}{}:
+		default:
+		}
+		var m Message
+		switch kind {
+		case websocket.TextMessage:
+			m, err = DecodeText(data)
+		case websocket.BinaryMessage:
+			m, err = DecodeBinary(data)
+		}
+		if s.c.opts.Debug {
+			s.c.log.Info("realtime frame in", "frame", string(data))
+		}
+		if err != nil {
+			// One bad frame must not cost the connection.
+			s.c.log.Warn("realtime: dropping frame", "err", err)
+			continue
+		}
+		if m.Topic == "phoenix" {
+			s.heartbeatReply(m, at)
+			continue
+		}
+		s.c.handle(m, at)
+	}
+}
+
+// heartbeatLoop sends a heartbeat every interval; if the previous one has not
+// been answered by then, the connection is presumed dead.
+func (s *session) heartbeatLoop() {
+	t := time.NewTicker(s.c.opts.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.hbMu.Lock()
+			outstanding := s.hbRef != ""
+			s.hbMu.Unlock()
+			if outstanding {
+				s.fail(websocket.CloseNormalClosure, "heartbeat timeout", errors.New("realtime: heartbeat timeout"))
+				return
+			}
+			s.sendHeartbeat(nil)
+		case <-s.done:
+			return
+		}
+	}
+}
+
+func (s *session) sendHeartbeat(wait chan time.Duration) {
+	ref := s.c.nextRef()
+	data, _ := EncodeText(s.c.opts.VSN, Message{Ref: ref, Topic: "phoenix", Event: EventHeartbeat, Payload: json.RawMessage("{}")})
+	s.hbMu.Lock()
+	s.hbRef, s.hbSent, s.hbWait = ref, time.Now(), wait
+	s.hbMu.Unlock()
+	s.send(outFrame{data: data})
+}
+
+func (s *session) heartbeatReply(m Message, at time.Time) {
+	s.hbMu.Lock()
+	defer s.hbMu.Unlock()
+	if m.Event != EventReply || m.Ref == "" || m.Ref != s.hbRef {
+		return
+	}
+	rtt := at.Sub(s.hbSent)
+	s.c.rtt.Store(int64(rtt))
+	if s.hbWait != nil {
+		s.hbWait <- rtt
+	}
+	s.hbRef, s.hbWait = "", nil
+}
+
+func (s *session) ping(ctx context.Context) (time.Duration, error) {
+	wait := make(chan time.Duration, 1)
+	s.sendHeartbeat(wait)
+	select {
+	case d := <-wait:
+		return d, nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("%w: heartbeat reply", ErrTimeout)
+	case <-s.done:
+		return 0, errors.New("realtime: connection lost")
+	}
+}

@@ -1,0 +1,97 @@
+package room
+
+import "time"
+
+// MediaIdentity describes what a member is playing, so the room can warn when
+// two people watch different files.
+type MediaIdentity struct {
+	Filename string  `json:"filename,omitempty"`
+	Duration float64 `json:"duration,omitempty"`
+	Size     int64   `json:"size,omitempty"`
+}
+
+// Member is one person in the room as this client sees them.
+type Member struct {
+	UserID    string
+	Username  string
+	AvatarURL string
+	IsHost    bool
+	IsSelf    bool
+	Online    bool
+	Position  float64 // seconds, as last reported (projected for the host)
+	Playing   bool
+	// InSync is the spec's rule: |host - member| <= 2 s, and the member has
+	// not paused or seeked on their own.
+	InSync bool
+	// OffsetMS is the member's own measurement of (member - host) in ms.
+	OffsetMS float64
+	// Detached is true when the member paused or seeked their own mpv and is
+	// no longer following the host until they re-sync.
+	Detached      bool
+	RTT           time.Duration
+	Media         MediaIdentity
+	MediaMismatch bool
+	JoinedAt      time.Time
+}
+
+// ConnState is the transport's state as the UI shows it.
+type ConnState struct {
+	State   string // "connecting", "open", "reconnecting", "closed"
+	Attempt int    // reconnect attempt, when reconnecting
+	Reason  string // why it closed or is reconnecting
+}
+
+// Snapshot is the room as this client sees it at one moment; the UI draws
+// from nothing else.
+type Snapshot struct {
+	RoomID       string
+	Server       string
+	SelfID       string
+	HostID       string
+	Members      []Member // host first, then in joining order
+	Conn         ConnState
+	SelfPosition float64
+	HostPosition float64
+	Playing      bool
+	RTT          time.Duration
+}
+
+// Host returns the host member and whether there is one.
+func (s Snapshot) Host() (Member, bool) {
+	for _, m := range s.Members {
+		if m.IsHost {
+			return m, true
+		}
+	}
+	return Member{}, false
+}
+
+// Self returns this client's own member entry.
+func (s Snapshot) Self() (Member, bool) {
+	for _, m := range s.Members {
+		if m.IsSelf {
+			return m, true
+		}
+	}
+	return Member{}, false
+}
+
+// Messages a Room sends to its consumer (the UI or the headless printer).
+
+// StateChanged carries a new snapshot of the room.
+type StateChanged struct{ Snapshot Snapshot }
+
+// ChatReceived carries one chat message (including our own, once the server
+// has it).
+type ChatReceived struct{ Comment Comment }
+
+// Notice is a system line for the chat pane: joins, leaves, host changes, the
+// host's seeks, errors the person should see.
+type Notice struct {
+	Text string
+	At   time.Time
+}
+
+// EventReceived carries every spec event seen on the channel, for the
+// headless JSON printer and `tail`.
+type EventReceived struct{ Envelope Envelope }

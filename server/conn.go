@@ -1,0 +1,317 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/watchium/watchium-tui/realtime"
+)
+
+// sendQueue is how many frames may wait for a slow client before it is
+// evicted; small, because every idle connection pays for it.
+const sendQueue = 64
+
+type frame struct {
+	data   []byte
+	binary bool
+}
+
+// conn is one client socket. The handler goroutine reads; writeLoop writes.
+// subs is touched only by the reader goroutine.
+type conn struct {
+	s    *Server
+	ws   *websocket.Conn
+	vsn  string
+	send chan frame
+	done chan struct{}
+	once sync.Once
+
+	subs   map[string]*subscription
+	tokens float64
+	last   time.Time
+}
+
+func newConn(s *Server, ws *websocket.Conn, vsn string) *conn {
+	ws.SetReadLimit(s.cfg.MaxFrameBytes)
+	return &conn{
+		s: s, ws: ws, vsn: vsn,
+		send:   make(chan frame, sendQueue),
+		done:   make(chan struct{}),
+		subs:   map[string]*subscription{},
+		tokens: float64(2 * s.cfg.EventsPerSecond),
+		last:   time.Now(),
+	}
+}
+
+func (c *conn) closeWith(code int, reason string) {
+	c.once.Do(func() {
+		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+		close(c.done)
+		_ = c.ws.Close()
+	})
+}
+
+// enqueue hands a frame to the writer without ever blocking the caller (a
+// fan-out must not wait for one slow reader); a client whose queue is full is
+// disconnected and will rejoin.
+func (c *conn) enqueue(f frame) {
+	select {
+	case c.send <- f:
+	case <-c.done:
+	default:
+		c.s.log.Warn("server: evicting slow client", "remote", c.ws.RemoteAddr().String())
+		go c.closeWith(websocket.CloseTryAgainLater, "client too slow")
+	}
+}
+
+func (c *conn) writeLoop() {
+	for {
+		select {
+		case f := <-c.send:
+			kind := websocket.TextMessage
+			if f.binary {
+				kind = websocket.BinaryMessage
+			}
+			_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if err := c.ws.WriteMessage(kind, f.data); err != nil {
+				c.closeWith(websocket.CloseAbnormalClosure, "write failed")
+				return
+			}
+		case <-c.done:
+			return
+		}
+	}
+}
+
+func (c *conn) readLoop() {
+	defer func() {
+		c.closeWith(websocket.CloseNormalClosure, "")
+		for _, sub := range c.subs {
+			c.leave(sub)
+		}
+		c.s.removeConn(c)
+	}()
+	for {
+		_ = c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+		kind, data, err := c.ws.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				c.s.log.Warn("server: frame over limit", "limit", c.s.cfg.MaxFrameBytes)
+			}
+			return
+		}
+		var m realtime.Message
+		if kind == websocket.BinaryMessage {
+			m, err = realtime.DecodeBinary(data)
+		} else {
+			m, err = realtime.DecodeText(data)
+		}
+		if err != nil {
+			// Nothing to correlate a reply with; say so on the phoenix
+			// topic, which clients ignore unless a ref matches.
+			c.reply(realtime.Message{Topic: "phoenix"}, "error", map[string]string{"reason": err.Error()})
+			continue
+		}
+		c.handle(m)
+	}
+}
+
+func (c *conn) write(m realtime.Message) {
+	data, err := realtime.EncodeText(c.vsn, m)
+	if err != nil {
+		return
+	}
+	c.enqueue(frame{data: data})
+}
+
+func (c *conn) reply(m realtime.Message, status string, response any) {
+	raw, _ := json.Marshal(map[string]any{"status": status, "response": response})
+	c.write(realtime.Message{JoinRef: m.JoinRef, Ref: m.Ref, Topic: m.Topic, Event: realtime.EventReply, Payload: raw})
+}
+
+// allow spends one event from the connection's token bucket.
+func (c *conn) allow() bool {
+	now := time.Now()
+	rate := float64(c.s.cfg.EventsPerSecond)
+	c.tokens = min(2*rate, c.tokens+now.Sub(c.last).Seconds()*rate)
+	c.last = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+func (c *conn) handle(m realtime.Message) {
+	if m.Topic == "phoenix" {
+		if m.Event == realtime.EventHeartbeat {
+			c.reply(m, "ok", struct{}{})
+		} else {
+			c.reply(m, "error", map[string]string{"reason": "unknown event on phoenix: " + m.Event})
+		}
+		return
+	}
+	if m.Event == realtime.EventJoin {
+		c.join(m)
+		return
+	}
+	sub := c.subs[m.Topic]
+	if sub == nil {
+		if m.Event != realtime.EventLeave {
+			c.reply(m, "error", map[string]string{"reason": "unmatched topic: join " + m.Topic + " first"})
+		} else {
+			c.reply(m, "ok", struct{}{})
+		}
+		return
+	}
+	switch m.Event {
+	case realtime.EventLeave:
+		c.leave(sub)
+		c.reply(m, "ok", struct{}{})
+		c.write(realtime.Message{JoinRef: sub.joinRef, Ref: sub.joinRef, Topic: m.Topic, Event: realtime.EventClose, Payload: json.RawMessage("{}")})
+	case realtime.EventBroadcast:
+		if !c.allow() {
+			c.rateLimited(sub, "Too many messages per second")
+			return
+		}
+		c.broadcast(sub, m)
+	case realtime.EventPresence:
+		if !c.allow() {
+			c.rateLimited(sub, "Too many presence messages per second")
+			return
+		}
+		c.presence(sub, m)
+	case realtime.EventAccessToken:
+		var p struct {
+			Token string `json:"access_token"`
+		}
+		if json.Unmarshal(m.Payload, &p) != nil || p.Token == "" {
+			c.system(sub, "error", "access_token event needs {\"access_token\": \"<jwt>\"}")
+		}
+	default:
+		c.reply(m, "error", map[string]string{"reason": "unknown event " + m.Event})
+	}
+}
+
+func (c *conn) system(sub *subscription, status, msg string) {
+	raw, _ := json.Marshal(map[string]string{"extension": "system", "status": status, "message": msg, "channel": strings.TrimPrefix(sub.topic, "realtime:")})
+	c.write(realtime.Message{JoinRef: sub.joinRef, Topic: sub.topic, Event: realtime.EventSystem, Payload: raw})
+}
+
+// rateLimited does what Supabase does: a system error, then the channel is
+// closed for this client.
+func (c *conn) rateLimited(sub *subscription, msg string) {
+	c.system(sub, "error", msg)
+	c.leave(sub)
+	c.write(realtime.Message{JoinRef: sub.joinRef, Ref: sub.joinRef, Topic: sub.topic, Event: realtime.EventClose, Payload: json.RawMessage("{}")})
+}
+
+func (c *conn) join(m realtime.Message) {
+	if !strings.HasPrefix(m.Topic, "realtime:") {
+		c.reply(m, "error", map[string]string{"reason": "unmatched topic"})
+		return
+	}
+	if m.Topic == "realtime:" {
+		c.reply(m, "error", map[string]string{"reason": "TopicNameRequired: You must provide a topic name"})
+		return
+	}
+	if old := c.subs[m.Topic]; old != nil {
+		// A duplicate join replaces the old one, as in Phoenix.
+		c.leave(old)
+		c.write(realtime.Message{JoinRef: old.joinRef, Ref: old.joinRef, Topic: m.Topic, Event: realtime.EventClose, Payload: json.RawMessage("{}")})
+	} else if len(c.subs) >= c.s.cfg.MaxChannels {
+		c.reply(m, "error", map[string]string{"reason": fmt.Sprintf("ChannelRateLimitReached: Too many channels (at most %d per connection)", c.s.cfg.MaxChannels)})
+		return
+	}
+	var p struct {
+		Config struct {
+			Broadcast struct {
+				Self flexBool `json:"self"`
+				Ack  flexBool `json:"ack"`
+			} `json:"broadcast"`
+			Presence struct {
+				Key string `json:"key"`
+			} `json:"presence"`
+			PostgresChanges []map[string]json.RawMessage `json:"postgres_changes"`
+			Private         flexBool                     `json:"private"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal(m.Payload, &p); err != nil {
+		// Supabase logs and applies defaults; do the same so a sloppy client
+		// still joins.
+		c.s.log.Warn("server: invalid join payload", "err", err)
+	}
+	cfg := p.Config
+	joinRef := m.JoinRef
+	if joinRef == "" {
+		joinRef = m.Ref
+	}
+	sub := &subscription{
+		c: c, topic: m.Topic, joinRef: joinRef,
+		self: bool(cfg.Broadcast.Self), ack: bool(cfg.Broadcast.Ack),
+		presenceKey: cfg.Presence.Key, private: bool(cfg.Private),
+	}
+	if sub.presenceKey == "" {
+		sub.presenceKey = newUUID()
+	}
+	bindings := make([]map[string]json.RawMessage, 0, len(cfg.PostgresChanges))
+	for _, b := range cfg.PostgresChanges {
+		echo := make(map[string]json.RawMessage, len(b)+1)
+		for k, v := range b {
+			echo[k] = v
+		}
+		id := bindingID(b)
+		echo["id"] = json.RawMessage(fmt.Sprint(id))
+		sub.pgIDs = append(sub.pgIDs, pgBinding{id: id, spec: b})
+		bindings = append(bindings, echo)
+	}
+	r := c.s.room(sub.roomKey(), true)
+	sub.room = r
+	c.subs[m.Topic] = sub
+	// Reply and presence_state go out under the room lock so no diff can
+	// slip in between and be applied twice by the client.
+	r.mu.Lock()
+	r.subs[sub] = struct{}{}
+	c.reply(realtime.Message{JoinRef: joinRef, Ref: m.Ref, Topic: m.Topic}, "ok", map[string]any{"postgres_changes": bindings})
+	// Always send the state, even when the client did not enable presence:
+	// realtime-js buffers diffs until it sees one, and it costs one frame.
+	c.write(realtime.Message{JoinRef: joinRef, Topic: m.Topic, Event: realtime.EventPresenceSt, Payload: r.stateJSONLocked()})
+	r.mu.Unlock()
+	if len(bindings) > 0 {
+		c.system(sub, "ok", "Subscribed to PostgreSQL")
+	}
+}
+
+// leave removes sub from its room, with presence leaves for everyone else.
+func (c *conn) leave(sub *subscription) {
+	if c.subs[sub.topic] == sub {
+		delete(c.subs, sub.topic)
+	}
+	r := sub.room
+	r.mu.Lock()
+	delete(r.subs, sub)
+	diff := r.untrackLocked(sub)
+	r.mu.Unlock()
+	if diff != nil {
+		r.fanout(diff)
+	}
+	c.s.dropRoomIfEmpty(r)
+}
+
+// flexBool accepts true/false and "true"/"false", as Supabase does.
+type flexBool bool
+
+func (b *flexBool) UnmarshalJSON(data []byte) error {
+	switch strings.Trim(string(data), `"`) {
+	case "true":
+		*b = true
+	default:
+		*b = false
+	}
+	return nil
+}

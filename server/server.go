@@ -1,0 +1,266 @@
+// Package server is the embedded Supabase-Realtime-compatible server that
+// ships inside watchium-tui: Phoenix channels over WebSocket with broadcast
+// and presence, the HTTP broadcast endpoint and a health check. Unmodified
+// @supabase/realtime-js clients and our own realtime package both talk to it.
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Config tunes the server. Zero values mean the defaults.
+type Config struct {
+	// AnonKey, when set, must be presented as the apikey query parameter or
+	// the apikey/x-api-key header; when empty the server is open.
+	AnonKey string
+	// MaxFrameBytes bounds one inbound frame (default 1 MiB); a larger frame
+	// closes the connection with 1009.
+	MaxFrameBytes int64
+	// MaxChannels bounds the channels one connection may join (default 100).
+	MaxChannels int
+	// EventsPerSecond bounds the broadcast and presence events one connection
+	// may send per second, with a burst of twice that (default 100). Beyond it
+	// the channel gets a system error and is closed, as on Supabase.
+	EventsPerSecond int
+	// IdleTimeout drops a connection that sends nothing, not even a
+	// heartbeat, for this long (default 60 s).
+	IdleTimeout time.Duration
+	// MaxPayloadBytes bounds a broadcast's payload (default 256 KiB).
+	MaxPayloadBytes int
+	Logger          *slog.Logger
+}
+
+// Server is an http.Handler serving the Realtime endpoints.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+	mux      *http.ServeMux
+
+	mu       sync.Mutex
+	rooms    map[string]*room
+	conns    map[*conn]struct{}
+	closing  bool
+	connsWG  sync.WaitGroup
+	refSeq   uint64
+	bufPool  sync.Pool
+	started  time.Time
+}
+
+// New returns a server with cfg.
+func New(cfg Config) *Server {
+	if cfg.MaxFrameBytes <= 0 {
+		cfg.MaxFrameBytes = 1 << 20
+	}
+	if cfg.MaxChannels <= 0 {
+		cfg.MaxChannels = 100
+	}
+	if cfg.EventsPerSecond <= 0 {
+		cfg.EventsPerSecond = 100
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 60 * time.Second
+	}
+	if cfg.MaxPayloadBytes <= 0 {
+		cfg.MaxPayloadBytes = 256 << 10
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg:     cfg,
+		log:     log,
+		rooms:   map[string]*room{},
+		conns:   map[*conn]struct{}{},
+		started: time.Now(),
+	}
+	s.upgrader = websocket.Upgrader{
+		// Small buffers and a shared write pool keep idle connections cheap.
+		ReadBufferSize:  1024,
+		WriteBufferSize: 1024,
+		WriteBufferPool: &s.bufPool,
+		// Browsers send an Origin; realtime-js from any page must connect,
+		// exactly as with Supabase.
+		CheckOrigin: func(*http.Request) bool { return true },
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /realtime/v1/websocket", s.serveWS)
+	mux.HandleFunc("GET /socket/websocket", s.serveWS)
+	mux.HandleFunc("POST /realtime/v1/api/broadcast", s.serveBroadcastBatch)
+	mux.HandleFunc("POST /api/broadcast", s.serveBroadcastBatch)
+	mux.HandleFunc("POST /realtime/v1/api/broadcast/{topic}/events/{event}", s.serveBroadcastOne)
+	mux.HandleFunc("POST /api/broadcast/{topic}/events/{event}", s.serveBroadcastOne)
+	mux.HandleFunc("GET /healthz", s.serveHealth)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSONError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+" (websocket: /realtime/v1/websocket)")
+	})
+	s.mux = mux
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func writeJSONError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// authorize checks the api key the way Supabase's gateway reads it.
+func (s *Server) authorize(r *http.Request) (int, string) {
+	if s.cfg.AnonKey == "" {
+		return 0, ""
+	}
+	key := r.Header.Get("x-api-key")
+	if key == "" {
+		key = r.Header.Get("apikey")
+	}
+	if key == "" {
+		key = r.URL.Query().Get("apikey")
+	}
+	if key == "" {
+		if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			key = bearer
+		}
+	}
+	if key == "" {
+		return http.StatusUnauthorized, "API key is missing: pass ?apikey=KEY (watchium-tui: --key or WATCHIUM_KEY)"
+	}
+	if subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.AnonKey)) != 1 {
+		return http.StatusUnauthorized, "Invalid API key: it does not match this server's --anon-key"
+	}
+	return 0, ""
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	n, rooms := len(s.conns), len(s.rooms)
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"status": "ok", "service": "watchium-realtime", "connections": n, "rooms": rooms,
+		"uptime_s": int(time.Since(s.started).Seconds()),
+	})
+}
+
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	if code, msg := s.authorize(r); code != 0 {
+		writeJSONError(w, code, msg)
+		return
+	}
+	vsn := r.URL.Query().Get("vsn")
+	if vsn == "" {
+		vsn = "1.0.0"
+	}
+	if vsn != "1.0.0" && vsn != "2.0.0" {
+		writeJSONError(w, http.StatusForbidden, "unsupported vsn "+vsn+": use 1.0.0 or 2.0.0")
+		return
+	}
+	s.mu.Lock()
+	closing := s.closing
+	if !closing {
+		s.connsWG.Add(1)
+	}
+	s.mu.Unlock()
+	if closing {
+		writeJSONError(w, http.StatusServiceUnavailable, "server is shutting down")
+		return
+	}
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		s.connsWG.Done()
+		return // Upgrade already answered
+	}
+	c := newConn(s, ws, vsn)
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	go c.writeLoop()
+	c.readLoop() // serve on the handler goroutine: one fewer goroutine per connection
+}
+
+func (s *Server) removeConn(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.connsWG.Done()
+}
+
+// room returns the room for topic, creating it if asked.
+func (s *Server) room(topic string, create bool) *room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[topic]
+	if r == nil && create {
+		r = &room{topic: topic, subs: map[*subscription]struct{}{}, presence: map[string][]*presenceMeta{}}
+		s.rooms[topic] = r
+	}
+	return r
+}
+
+// dropRoomIfEmpty forgets a room nobody is in, so idle rooms cost nothing.
+func (s *Server) dropRoomIfEmpty(r *room) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.mu.Lock()
+	empty := len(r.subs) == 0 && len(r.presence) == 0
+	r.mu.Unlock()
+	if empty && s.rooms[r.topic] == r {
+		delete(s.rooms, r.topic)
+	}
+}
+
+func (s *Server) nextPhxRef() string {
+	s.mu.Lock()
+	s.refSeq++
+	n := s.refSeq
+	s.mu.Unlock()
+	return phxRef(n)
+}
+
+// Shutdown closes every connection with 1012 (service restart), so clients
+// reconnect elsewhere or later, and waits for their goroutines.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.closeWith(websocket.CloseServiceRestart, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() { s.connsWG.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return errors.New("server: connections still open at shutdown deadline")
+	}
+}
+
+// Stats reports what the server holds, for health checks and benchmarks.
+type Stats struct {
+	Connections int
+	Rooms       int
+}
+
+// Stats returns a snapshot of the server's counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{Connections: len(s.conns), Rooms: len(s.rooms)}
+}
