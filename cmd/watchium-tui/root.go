@@ -1,0 +1,69 @@
+package main
+
+import (
+	"io"
+	"os"
+	"os/user"
+
+	"github.com/spf13/cobra"
+)
+
+const defaultServer = "http://127.0.0.1:4000"
+
+// globalFlags are shared by every command that talks to a server.
+type globalFlags struct {
+	server string
+	key    string
+	name   string
+	debug  bool
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}
+
+func defaultName() string {
+	if n := os.Getenv("WATCHIUM_NAME"); n != "" {
+		return n
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "guest"
+}
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "watchium-tui",
+		Short: "Watch videos in sync with friends, from the terminal",
+		Long: `watchium-tui keeps everyone's mpv on the host's timeline (within a frame or
+two) and gives the room a terminal UI: who is here, who is in sync, and chat.
+
+It talks the Supabase Realtime protocol, so it works with the server built into
+this binary (watchium-tui serve, the default at ` + defaultServer + `) or with
+a Supabase project (--server https://xyz.supabase.co --key ANON_KEY).`,
+		Example: `  # on one machine, in three terminals
+  watchium-tui serve
+  watchium-tui join movie --media movie.mkv --host
+  watchium-tui join movie --media movie.mkv --name bob
+
+  # chat from a script
+  watchium-tui say movie "popcorn break in 5"`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(newServeCmd())
+	return root
+}
+
+func addServerFlags(cmd *cobra.Command, g *globalFlags) {
+	cmd.Flags().StringVar(&g.server, "server", envOr("WATCHIUM_SERVER", defaultServer), "realtime server or Supabase project URL (env WATCHIUM_SERVER)")
+	cmd.Flags().StringVar(&g.key, "key", os.Getenv("WATCHIUM_KEY"), "API (anon) key (env WATCHIUM_KEY)")
+	cmd.Flags().BoolVar(&g.debug, "debug", false, "log every protocol frame to stderr")
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/watchium/watchium-tui/server"
+)
+
+type serveFlags struct {
+	addr    string
+	anonKey string
+	rate    int
+	verbose bool
+}
+
+func newServeCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the embedded realtime server",
+		Long: `Runs a Supabase-Realtime-compatible server: WebSocket at /realtime/v1/websocket,
+HTTP broadcast at /realtime/v1/api/broadcast, and /healthz.
+
+It listens on loopback by default; use --addr :4000 to share it on your LAN.
+Without --anon-key anyone who can reach it may join; with it, clients must pass
+the same key (watchium-tui --key, or realtime-js's apikey).`,
+		Example: `  watchium-tui serve
+  watchium-tui serve --addr :4000 --anon-key s3cret`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), cmd, f)
+		},
+	}
+	cmd.Flags().StringVar(&f.addr, "addr", "127.0.0.1:4000", "address to listen on")
+	cmd.Flags().StringVar(&f.anonKey, "anon-key", "", "require this API key from clients")
+	cmd.Flags().IntVar(&f.rate, "max-events", 100, "events per second one connection may send")
+	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "log connections and warnings")
+	return cmd
+}
+
+func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
+	level := slog.LevelError
+	if f.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w (is another watchium-tui serve running? pick another port with --addr)", f.addr, err)
+	}
+	srv, err := startServer(ctx, ln, server.Config{AnonKey: f.anonKey, EventsPerSecond: f.rate, Logger: log})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "watchium realtime server listening on http://%s (Ctrl-C to stop)\n", ln.Addr())
+	<-ctx.Done()
+	fmt.Fprintln(cmd.OutOrStdout(), "shutting down")
+	return srv.stop()
+}
+
+// runningServer is an embedded server bound to a listener.
+type runningServer struct {
+	hs   *http.Server
+	srv  *server.Server
+	done chan error
+}
+
+func startServer(_ context.Context, ln net.Listener, cfg server.Config) (*runningServer, error) {
+	srv := server.New(cfg)
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	rs := &runningServer{hs: hs, srv: srv, done: make(chan error, 1)}
+	go func() { rs.done <- hs.Serve(ln) }()
+	return rs, nil
+}
+
+func (rs *runningServer) stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Close the listener first so nobody new arrives, then drain sockets.
+	_ = rs.hs.Close()
+	err := rs.srv.Shutdown(ctx)
+	if serr := <-rs.done; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	return err
+}
