@@ -478,6 +478,17 @@ func (ch *Channel) Send(ctx context.Context, event string, payload any) error {
 	return ch.await(ctx, p, "broadcast "+event)
 }
 
+// Post broadcasts payload as event without waiting for an acknowledgement,
+// even on a channel configured with ack: for frequent messages whose value
+// is in arriving fast, not in a round trip per message.
+func (ch *Channel) Post(event string, payload any) error {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("realtime: payload for %q: %w", event, err)
+	}
+	return ch.enqueue(&push{event: EventBroadcast, payload: broadcastJSON(event, raw, nil)})
+}
+
 func trackPayload(obj json.RawMessage) json.RawMessage {
 	return json.RawMessage(`{"type":"presence","event":"track","payload":` + string(obj) + `}`)
 }

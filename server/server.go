@@ -47,14 +47,14 @@ type Server struct {
 	upgrader websocket.Upgrader
 	mux      *http.ServeMux
 
-	mu       sync.Mutex
-	rooms    map[string]*room
-	conns    map[*conn]struct{}
-	closing  bool
-	connsWG  sync.WaitGroup
-	refSeq   uint64
-	bufPool  sync.Pool
-	started  time.Time
+	mu      sync.Mutex
+	rooms   map[string]*room
+	conns   map[*conn]struct{}
+	closing bool
+	connsWG sync.WaitGroup
+	refSeq  uint64
+	bufPool sync.Pool
+	started time.Time
 }
 
 // New returns a server with cfg.

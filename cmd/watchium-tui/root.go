@@ -58,7 +58,7 @@ a Supabase project (--server https://xyz.supabase.co --key ANON_KEY).`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd())
+	root.AddCommand(newServeCmd(), newJoinCmd(), newSayCmd(), newTailCmd(), newMembersCmd(), newBenchCmd())
 	return root
 }
 

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/spf13/cobra"
+	"github.com/watchium/watchium-tui/player"
+	"github.com/watchium/watchium-tui/room"
+	"github.com/watchium/watchium-tui/ui"
+)
+
+type joinFlags struct {
+	globalFlags
+	media     string
+	socket    string
+	host      bool
+	headless  bool
+	mpvArgs   []string
+	logFile   string
+	avatarURL string
+}
+
+func newJoinCmd() *cobra.Command {
+	var f joinFlags
+	cmd := &cobra.Command{
+		Use:   "join ROOM",
+		Short: "Join a room: follow or host playback, see members, chat",
+		Long: `Joins room ROOM. With --media, starts mpv on that file; with --mpv-socket,
+drives an mpv you started yourself (mpv --input-ipc-server=/tmp/mpv.sock FILE).
+Without either you can still chat.
+
+The host's play, pause and seek reach everyone's mpv within a frame or two;
+followers who fall behind are brought back by nudging mpv's speed, without a
+visible jump. --host claims the host role when nobody holds it; if nobody
+claims it, the earliest member to join hosts.
+
+--headless runs without the terminal UI and prints every room event as one
+JSON line on stdout, for scripts and bots; it stops cleanly on SIGINT/SIGTERM.
+
+If --server points at this machine and nothing answers there, the embedded
+server is started inside this process, so a first run just works.`,
+		Example: `  watchium-tui join movie --media movie.mkv --host
+  watchium-tui join movie --media movie.mkv --name bob
+  mpv --input-ipc-server=/tmp/mpv.sock movie.mkv &
+  watchium-tui join movie --mpv-socket /tmp/mpv.sock
+  watchium-tui join movie --headless | jq -c .`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runJoin(cmd, args[0], f)
+		},
+	}
+	addServerFlags(cmd, &f.globalFlags)
+	fl := cmd.Flags()
+	fl.StringVar(&f.name, "name", defaultName(), "your name in the room (env WATCHIUM_NAME)")
+	fl.StringVar(&f.media, "media", "", "video file (or URL) to play in a new mpv")
+	fl.StringVar(&f.socket, "mpv-socket", "", "drive the mpv listening on this IPC socket")
+	fl.BoolVar(&f.host, "host", false, "claim the host role when nobody holds it")
+	fl.BoolVar(&f.headless, "headless", false, "no terminal UI: print room events as JSON lines")
+	fl.StringArrayVar(&f.mpvArgs, "mpv-arg", nil, "extra argument for the mpv started by --media (repeatable), e.g. --mpv-arg=--fs")
+	fl.StringVar(&f.logFile, "log-file", "", "write logs here (default: stderr when --headless, none with the UI)")
+	fl.StringVar(&f.avatarURL, "avatar-url", "", "picture others see next to your name")
+	cmd.MarkFlagsMutuallyExclusive("media", "mpv-socket")
+	return cmd
+}
+
+func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
+	if err := validRoom(roomID); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	stderr := cmd.ErrOrStderr()
+
+	// Logs never go to a terminal the UI draws on.
+	var logW io.Writer
+	switch {
+	case f.logFile != "":
+		lf, err := os.OpenFile(f.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("cannot open the log file: %w", err)
+		}
+		defer lf.Close()
+		logW = lf
+	case f.headless:
+		logW = stderr
+	}
+	log := newLogger(logW, f.debug)
+
+	var p *player.MPV
+	var rp room.Player
+	switch {
+	case f.media != "":
+		lctx, lcancel := withTimeout(ctx, 20*time.Second)
+		m, err := player.Launch(lctx, f.media, player.Options{StartPaused: true, ExtraArgs: f.mpvArgs, Logger: log})
+		lcancel()
+		if err != nil {
+			return fmt.Errorf("starting mpv: %w", err)
+		}
+		defer m.Close()
+		p = m
+	case f.socket != "":
+		actx, acancel := withTimeout(ctx, 10*time.Second)
+		m, err := player.Attach(actx, f.socket)
+		acancel()
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		p = m
+	}
+	if p != nil {
+		rp = p
+	}
+
+	notes := make(chan string, 4)
+	cctx, ccancel := withTimeout(ctx, 15*time.Second)
+	client, closeClient, err := connect(cctx, f.globalFlags, log, true, func(s string) { notes <- s })
+	ccancel()
+	if err != nil {
+		return err
+	}
+	defer closeClient()
+
+	cfg := room.Config{
+		RoomID: roomID, UserID: newUserID(f.name), Username: f.name, AvatarURL: f.avatarURL,
+		WantHost: f.host, Server: f.server, Logger: log,
+	}
+	jctx, jcancel := withTimeout(ctx, 15*time.Second)
+	r, err := room.Join(jctx, client, cfg, rp)
+	jcancel()
+	if err != nil {
+		return err
+	}
+	runDone := make(chan error, 1)
+	go func() { runDone <- r.Run(ctx) }()
+	var mpvDone <-chan struct{}
+	if p != nil {
+		mpvDone = p.Done()
+	}
+
+	if f.headless {
+		err = runHeadless(ctx, cmd.OutOrStdout(), stderr, r, notes, mpvDone, f.media != "")
+	} else {
+		err = runTUI(ctx, r, roomID, f, notes)
+	}
+	cancel()
+	<-runDone
+	return err
+}
+
+// runHeadless prints room events as JSON lines until ctx ends (or the mpv
+// we started is closed by the person).
+func runHeadless(ctx context.Context, stdout, stderr io.Writer, r *room.Room, notes <-chan string, mpvDone <-chan struct{}, launched bool) error {
+	out := &jsonLines{w: stdout}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case n := <-notes:
+			fmt.Fprintln(stderr, n)
+		case <-mpvDone:
+			if launched {
+				fmt.Fprintln(stderr, "mpv was closed; leaving the room")
+				return nil
+			}
+			mpvDone = nil
+		case ev, ok := <-r.Events():
+			if !ok {
+				return nil
+			}
+			switch e := ev.(type) {
+			case room.EventReceived:
+				if e.Envelope.Type != room.TypeNewComment {
+					out.print(e.Envelope)
+				}
+			case room.ChatReceived:
+				// Our own messages come only this way; print every comment
+				// from here, once.
+				env, err := room.NewEnvelope(room.TypeNewComment, e.Comment.RoomID, e.Comment, time.Now())
+				if err == nil {
+					out.print(env)
+				}
+			case room.Notice:
+				out.print(map[string]any{"type": "notice", "text": e.Text, "timestamp": e.At.UnixMilli()})
+			}
+		}
+	}
+}
+
+// runTUI runs the terminal UI; one goroutine forwards room events to it.
+func runTUI(ctx context.Context, r *room.Room, roomID string, f joinFlags, notes <-chan string) error {
+	root := ui.New(ui.Options{
+		Controller: r, RoomID: roomID, Server: f.server, SelfName: f.name,
+		NoColor: os.Getenv("NO_COLOR") != "",
+	})
+	prog := tea.NewProgram(root, tea.WithContext(ctx))
+	go func() {
+		for {
+			select {
+			case n := <-notes:
+				prog.Send(room.Notice{Text: n, At: time.Now()})
+			case ev, ok := <-r.Events():
+				if !ok {
+					prog.Quit()
+					return
+				}
+				prog.Send(ev)
+			}
+		}
+	}()
+	_, err := prog.Run()
+	if errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}

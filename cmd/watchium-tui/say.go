@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/watchium/watchium-tui/realtime"
+	"github.com/watchium/watchium-tui/room"
+)
+
+func newSayCmd() *cobra.Command {
+	var g globalFlags
+	cmd := &cobra.Command{
+		Use:   "say ROOM MESSAGE...",
+		Short: "Post one chat message to a room and exit",
+		Long: `Posts MESSAGE (the remaining arguments, joined by spaces) to ROOM's chat and
+exits 0 once the server has acknowledged it; on any failure it exits non-zero
+and says why. Nothing is retried silently.`,
+		Example: `  watchium-tui say movie "popcorn break in 5"
+  watchium-tui say movie back in a minute --name ana`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			roomID := args[0]
+			if err := validRoom(roomID); err != nil {
+				return err
+			}
+			text := strings.Join(args[1:], " ")
+			c, err := room.NewComment(roomID, newUserID(g.name), g.name, text)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := withTimeout(cmd.Context(), 15*time.Second)
+			defer cancel()
+			client, closeFn, err := connect(ctx, g, newLogger(debugWriter(cmd, g), g.debug), false, nil)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			ch := client.Channel(room.ChannelName(roomID), realtime.ChannelConfig{Broadcast: realtime.BroadcastConfig{Ack: true}})
+			if err := ch.Subscribe(ctx); err != nil {
+				return fmt.Errorf("joining room %q: %w", roomID, err)
+			}
+			if err := room.SendComment(ctx, ch, c); err != nil {
+				return err
+			}
+			return nil
+		},
+	}
+	addServerFlags(cmd, &g)
+	cmd.Flags().StringVar(&g.name, "name", defaultName(), "your name in the room (env WATCHIUM_NAME)")
+	return cmd
+}
+
+func debugWriter(cmd *cobra.Command, g globalFlags) io.Writer {
+	if g.debug {
+		return cmd.ErrOrStderr()
+	}
+	return nil
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/watchium/watchium-tui/realtime"
+	"github.com/watchium/watchium-tui/room"
+)
+
+// specTypes are the events `tail` and `join --headless` print.
+var specTypes = map[string]bool{
+	room.TypePlay: true, room.TypePause: true, room.TypeSeek: true, room.TypeMemberJoined: true,
+	room.TypeMemberLeft: true, room.TypeNewHost: true, room.TypeNewComment: true, room.TypeHeartbeat: true,
+}
+
+// jsonLines writes one JSON value per line, safely from several goroutines.
+type jsonLines struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (j *jsonLines) print(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	fmt.Fprintf(j.w, "%s\n", b)
+}
+
+func newTailCmd() *cobra.Command {
+	var g globalFlags
+	var heartbeats bool
+	cmd := &cobra.Command{
+		Use:   "tail ROOM",
+		Short: "Print a room's events as JSON lines until interrupted",
+		Long: `Watches ROOM without joining it visibly and prints every spec event
+(play, pause, seek, member_joined, member_left, new_host, new_comment and, with
+--heartbeats, heartbeat) as one JSON object per line:
+{"type":…,"payload":…,"room_id":…,"timestamp":…}. Stops on Ctrl-C.`,
+		Example: `  watchium-tui tail movie
+  watchium-tui tail movie | jq -r 'select(.type=="new_comment") | .payload.content'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			roomID := args[0]
+			if err := validRoom(roomID); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			cctx, cancel := withTimeout(ctx, 15*time.Second)
+			defer cancel()
+			client, closeFn, err := connect(cctx, g, newLogger(debugWriter(cmd, g), g.debug), false, nil)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			out := &jsonLines{w: cmd.OutOrStdout()}
+			ch := client.Channel(room.ChannelName(roomID), realtime.ChannelConfig{})
+			ch.OnBroadcast("*", func(b realtime.Broadcast) {
+				var env room.Envelope
+				if json.Unmarshal(b.Payload, &env) != nil || !specTypes[env.Type] || env.Type != b.Event {
+					return
+				}
+				if env.Type == room.TypeHeartbeat && !heartbeats {
+					return
+				}
+				out.print(env)
+			})
+			if err := ch.Subscribe(cctx); err != nil {
+				return fmt.Errorf("joining room %q: %w", roomID, err)
+			}
+			<-ctx.Done()
+			return nil
+		},
+	}
+	addServerFlags(cmd, &g)
+	cmd.Flags().BoolVar(&heartbeats, "heartbeats", false, "also print the 3-second heartbeat events")
+	return cmd
+}

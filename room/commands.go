@@ -1,0 +1,177 @@
+package room
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Commands the UI and the CLI call. Each runs on the room's goroutine and
+// returns once done.
+
+// Play starts playback for everyone (host only).
+func (r *Room) Play(ctx context.Context) error {
+	return r.hostAction(ctx, "play", func(ctx context.Context) error { return r.player.Play(ctx) })
+}
+
+// Pause pauses everyone (host only).
+func (r *Room) Pause(ctx context.Context) error {
+	return r.hostAction(ctx, "pause", func(ctx context.Context) error { return r.player.Pause(ctx) })
+}
+
+// Seek moves everyone to seconds (host only).
+func (r *Room) Seek(ctx context.Context, seconds float64) error {
+	if err := ValidTime(seconds); err != nil {
+		return err
+	}
+	return r.hostAction(ctx, "seek", func(ctx context.Context) error { return r.player.Seek(ctx, seconds) })
+}
+
+// SeekRelative moves everyone by delta seconds (host only).
+func (r *Room) SeekRelative(ctx context.Context, delta float64) error {
+	if err := ValidTime(max(delta, -delta)); err != nil {
+		return err
+	}
+	return r.hostAction(ctx, "seek", func(ctx context.Context) error {
+		target := max(0, r.ownPosition(time.Now())+delta)
+		return r.player.Seek(ctx, target)
+	})
+}
+
+func (r *Room) hostAction(ctx context.Context, what string, fn func(context.Context) error) error {
+	return r.do(ctx, func() error {
+		if r.player == nil {
+			return ErrNoPlayer
+		}
+		if !r.s.isHost() {
+			return fmt.Errorf("%w: %s hosts; /sync follows them, or ask them for /host", ErrNotHost, r.nameOf(r.s.hostID))
+		}
+		// The host's own mpv event turns into the broadcast.
+		if err := fn(ctx); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	})
+}
+
+// HandOver gives the host role to userID (host only).
+func (r *Room) HandOver(ctx context.Context, userID string) error {
+	return r.do(ctx, func() error {
+		s := &r.s
+		if !s.isHost() {
+			return fmt.Errorf("%w: only %s can hand the role over", ErrNotHost, r.nameOf(s.hostID))
+		}
+		if userID == r.cfg.UserID {
+			return nil
+		}
+		mi := s.members[userID]
+		if mi == nil || !mi.online {
+			return fmt.Errorf("%s is not in the room", userID)
+		}
+		r.post(TypeNewHost, NewHostPayload{UserID: userID, Username: mi.meta.Username})
+		r.setHost(userID, wallMS(time.Now()), true)
+		r.notice("you handed the host role to %s", mi.meta.Username)
+		return nil
+	})
+}
+
+// Resync follows the host again after the person took over their mpv.
+func (r *Room) Resync(ctx context.Context) error {
+	return r.do(ctx, func() error {
+		s := &r.s
+		if s.isHost() {
+			return errors.New("you are the host: everyone follows you")
+		}
+		if r.player == nil {
+			return ErrNoPlayer
+		}
+		if s.anchor == nil {
+			r.requestState()
+			return errors.New("waiting for the host's position; try again in a moment")
+		}
+		s.detached = false
+		r.apply(ctx, false)
+		r.trackSoon()
+		r.sendHeartbeat()
+		return nil
+	})
+}
+
+// SetName changes the name others see.
+func (r *Room) SetName(ctx context.Context, name string) error {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > 32 {
+		return errors.New("a name has 1 to 32 characters")
+	}
+	return r.do(ctx, func() error {
+		r.s.username = name
+		r.trackSoon()
+		r.publishSnapshot()
+		return nil
+	})
+}
+
+// Say posts a chat message and returns once the server has it.
+func (r *Room) Say(ctx context.Context, text string) error {
+	var name string
+	if err := r.do(ctx, func() error { name = r.s.username; return nil }); err != nil {
+		return err
+	}
+	c, err := NewComment(r.cfg.RoomID, r.cfg.UserID, name, text)
+	if err != nil {
+		return err
+	}
+	if err := SendComment(ctx, r.ch, c); err != nil {
+		return err
+	}
+	r.deliverComment(c)
+	return nil
+}
+
+// NewComment builds a chat message, refusing empty or oversized text.
+func NewComment(roomID, userID, username, text string) (Comment, error) {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return Comment{}, errors.New("empty message")
+	}
+	if len(text) > MaxCommentLength {
+		return Comment{}, fmt.Errorf("message too long (%d bytes, at most %d)", len(text), MaxCommentLength)
+	}
+	return Comment{
+		ID: newID(), RoomID: roomID, UserID: userID, Username: username, Content: text,
+		CreatedAt: time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+	}, nil
+}
+
+// SendComment broadcasts c as new_comment and waits for the server to have
+// it; used by Room.Say and by `watchium-tui say`.
+func SendComment(ctx context.Context, ch Channel, c Comment) error {
+	env, err := NewEnvelope(TypeNewComment, c.RoomID, c, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := ch.Send(ctx, TypeNewComment, env); err != nil {
+		return fmt.Errorf("message not sent: %w", err)
+	}
+	return nil
+}
+
+// Snapshot returns the room as this client sees it now.
+func (r *Room) Snapshot(ctx context.Context) (Snapshot, error) {
+	var s Snapshot
+	err := r.do(ctx, func() error { s = r.snapshot(); return nil })
+	return s, err
+}
+
+// newID is a random UUIDv4 string, the id format Supabase tables use.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = (b[6] & 0x0f) | 0x40
+	b[8] = (b[8] & 0x3f) | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}

@@ -1,0 +1,184 @@
+package room
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/watchium/watchium-tui/realtime"
+)
+
+// onBroadcast handles one message on the room's channel. Anything malformed
+// is logged and dropped; nothing from it reaches the player.
+func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
+	env, err := decodeEnvelope(b)
+	if err != nil {
+		r.log.Warn("room: dropping malformed event", "err", err)
+		return
+	}
+	switch env.Type {
+	case TypePlay, TypePause, TypeSeek, TypeMemberJoined, TypeMemberLeft, TypeNewHost, TypeNewComment, TypeHeartbeat:
+		if env.RoomID == "" {
+			env.RoomID = r.cfg.RoomID
+		}
+		r.emit(EventReceived{Envelope: env})
+	}
+	s := &r.s
+	switch env.Type {
+	case TypePlay, TypePause, TypeSeek, typeAnchor:
+		var p anchorPayload
+		if err := json.Unmarshal(env.Payload, &p); err != nil {
+			r.log.Warn("room: bad playback event", "type", env.Type, "err", err)
+			return
+		}
+		if err := ValidTime(p.CurrentTime); err != nil {
+			r.log.Warn("room: rejecting playback event", "type", env.Type, "err", err)
+			return
+		}
+		if p.UserID == "" || p.UserID != s.hostID || s.isHost() {
+			r.log.Debug("room: ignoring playback event from a non-host", "from", p.UserID, "host", s.hostID)
+			return
+		}
+		playing := p.Playing
+		switch env.Type {
+		case TypePlay:
+			playing = true
+		case TypePause:
+			playing = false
+		case TypeSeek:
+			r.notice("%s jumped to %s", p.Username, clockString(p.CurrentTime))
+			if s.anchor != nil {
+				playing = s.anchor.Playing
+			}
+			if p.Epoch != "" && p.Epoch == s.lastEpoch && p.Seq <= s.lastSeq {
+				return // the anchor for this seek came first; the spec event is for others
+			}
+		}
+		settled := env.Type == typeAnchor && p.Reason != TypeSeek || p.Epoch == ""
+		r.onAnchor(ctx, p.PlaybackPayload, playing, env.Timestamp, settled)
+	case TypeNewHost:
+		var p NewHostPayload
+		if err := json.Unmarshal(env.Payload, &p); err != nil || p.UserID == "" {
+			r.log.Warn("room: bad new_host", "err", err)
+			return
+		}
+		r.onNewHost(p)
+	case TypeNewComment:
+		var c Comment
+		if err := json.Unmarshal(env.Payload, &c); err != nil || c.ID == "" || c.Content == "" {
+			r.log.Warn("room: bad comment", "err", err)
+			return
+		}
+		if len(c.Content) > MaxCommentLength {
+			c.Content = c.Content[:MaxCommentLength]
+		}
+		r.deliverComment(c)
+	case TypeHeartbeat:
+		var p heartbeatExtra
+		if err := json.Unmarshal(env.Payload, &p); err != nil || p.UserID == "" {
+			return
+		}
+		if mi := s.members[p.UserID]; mi != nil {
+			mi.meta.CurrentTime, mi.meta.InSync, mi.meta.IsPlaying = p.CurrentTime, p.IsSynced, p.IsPlaying
+			mi.meta.OffsetMS, mi.meta.RTTMS, mi.meta.Detached = p.OffsetMS, p.RTTMS, p.Detached
+			mi.lastSeen = time.Now()
+			r.publishSnapshot()
+		}
+	case typeProbe:
+		var p probePayload
+		if err := json.Unmarshal(env.Payload, &p); err != nil || !s.isHost() || p.To != r.cfg.UserID {
+			return
+		}
+		p.T1 = wallMS(b.At)
+		p.T2 = wallMS(time.Now())
+		r.post(typeProbeReply, p)
+	case typeProbeReply:
+		var p probePayload
+		if err := json.Unmarshal(env.Payload, &p); err != nil || p.From != r.cfg.UserID || p.To != s.hostID {
+			return
+		}
+		s.clock.Add(p.T0, p.T1, p.T2, wallMS(b.At), b.At)
+	case typeStateRequest:
+		if s.isHost() {
+			r.publishAnchor("state")
+		}
+	case TypeMemberJoined, TypeMemberLeft:
+		// Presence is the source of truth for membership; these are for
+		// spec clients and the event log.
+	}
+}
+
+func (r *Room) onNewHost(p NewHostPayload) {
+	s := &r.s
+	if p.UserID == s.hostID {
+		return
+	}
+	if p.UserID == r.cfg.UserID {
+		// Handed to us.
+		r.setHost(r.cfg.UserID, wallMS(time.Now()), true)
+		r.notice("%s handed you the host role", r.nameOf(s.hostID))
+		return
+	}
+	r.setHost(p.UserID, wallMS(time.Now()), false)
+}
+
+func (r *Room) nameOf(id string) string {
+	if mi := r.s.members[id]; mi != nil {
+		return mi.meta.Username
+	}
+	if id == "" {
+		return "nobody"
+	}
+	return id
+}
+
+// deliverComment shows a comment once, whichever path brought it.
+func (r *Room) deliverComment(c Comment) {
+	r.seenMu.Lock()
+	dup := r.seenChat[c.ID]
+	r.seenChat[c.ID] = true
+	r.seenMu.Unlock()
+	if dup {
+		return
+	}
+	r.emit(ChatReceived{Comment: c})
+	if r.player != nil && !c.IsSystemMessage {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = r.player.ShowText(ctx, c.Username+": "+c.Content, 4*time.Second)
+		}()
+	}
+}
+
+func (r *Room) onStatus(st realtime.Status, err error) {
+	switch st {
+	case realtime.StatusSubscribed:
+		// (Re)joined: our presence is re-tracked by the client; ask the
+		// host for the timeline now rather than at its next tick.
+		r.requestState()
+		r.trackSoon()
+	case realtime.StatusChannelError, realtime.StatusTimedOut:
+		r.log.Info("room: channel", "status", st, "err", err)
+	case realtime.StatusClosed:
+		r.notice("left the room channel")
+	}
+}
+
+func (r *Room) onConn(ev realtime.ConnEvent) {
+	c := ConnState{State: ev.State.String(), Attempt: ev.Attempt}
+	if ev.Err != nil {
+		c.Reason = ev.Err.Error()
+	}
+	r.s.conn = c
+	r.publishSnapshot()
+}
+
+func (r *Room) announceJoin() {
+	r.post(TypeMemberJoined, MemberPayload{UserID: r.cfg.UserID, Username: r.s.username, AvatarURL: r.cfg.AvatarURL})
+	r.trackSoon()
+}
+
+func (r *Room) leave() {
+	r.post(TypeMemberLeft, MemberPayload{UserID: r.cfg.UserID, Username: r.s.username})
+}

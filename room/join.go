@@ -1,0 +1,31 @@
+package room
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/watchium/watchium-tui/realtime"
+)
+
+// ChannelName is the spec's channel for a room.
+func ChannelName(roomID string) string { return "room:" + roomID }
+
+// Join subscribes to the room's channel on client, wires it to a new Room
+// and returns it; call Run to take part. The caller owns client.
+func Join(ctx context.Context, client *realtime.Client, cfg Config, p Player) (*Room, error) {
+	ch := client.Channel(ChannelName(cfg.RoomID), realtime.ChannelConfig{
+		// ack: a chat message counts as sent only once the server has it.
+		// self off: our own events are applied locally, not echoed.
+		Broadcast: realtime.BroadcastConfig{Ack: true},
+		Presence:  realtime.PresenceConfig{Key: cfg.UserID, Enabled: true},
+	})
+	r := New(cfg, ch, p)
+	ch.OnBroadcast("*", r.HandleBroadcast)
+	ch.OnPresenceSync(r.HandlePresenceSync)
+	ch.OnStatus(r.HandleStatus)
+	client.OnState(r.HandleConn)
+	if err := ch.Subscribe(ctx); err != nil {
+		return nil, fmt.Errorf("joining room %q: %w", cfg.RoomID, err)
+	}
+	return r, nil
+}

@@ -1,0 +1,403 @@
+package room
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"sort"
+	"time"
+)
+
+// presenceMeta is what each member tracks on the channel (keyed by user_id).
+// The spec's fields first; the rest let every client draw the same room and
+// elect the same host without a server deciding.
+type presenceMeta struct {
+	UserID      string        `json:"user_id"`
+	Username    string        `json:"username"`
+	AvatarURL   string        `json:"avatar_url,omitempty"`
+	CurrentTime float64       `json:"current_time"`
+	IsPlaying   bool          `json:"is_playing"`
+	IsHost      bool          `json:"is_host"`
+	HostSince   float64       `json:"host_since,omitempty"` // ms; breaks ties between two claims
+	JoinedAt    float64       `json:"joined_at"`            // ms; orders the succession
+	Media       MediaIdentity `json:"media"`
+	RTTMS       float64       `json:"rtt_ms"`
+	OffsetMS    float64       `json:"offset_ms"`
+	InSync      bool          `json:"in_sync"`
+	Detached    bool          `json:"detached,omitempty"`
+}
+
+// heartbeatExtra is the spec heartbeat plus what the members pane shows.
+type heartbeatExtra struct {
+	HeartbeatPayload
+	IsPlaying bool    `json:"is_playing"`
+	OffsetMS  float64 `json:"offset_ms"`
+	RTTMS     float64 `json:"rtt_ms"`
+	Detached  bool    `json:"detached,omitempty"`
+}
+
+type memberInfo struct {
+	meta     presenceMeta
+	online   bool
+	lastSeen time.Time
+}
+
+// state is everything Run owns.
+type state struct {
+	selfID    string
+	username  string
+	joinedAt  float64
+	hostID    string
+	hostSince float64
+	claimed   bool   // we took the role by claim, not by hand-over
+	epoch     string // ours, while we host
+	seq       uint64
+	members   map[string]*memberInfo
+	synced    bool // first presence sync seen
+	media     MediaIdentity
+	conn      ConnState
+
+	// following
+	anchor      *anchor
+	lastEpoch   string
+	lastSeq     uint64
+	detached    bool
+	clock       *ClockSync
+	tracker     Tracker
+	ctrl        *Controller
+	seekLatency float64 // s, learnt from our own seeks
+	applying    bool    // a discontinuity is being applied
+
+	// timer generations
+	seekGen, presenceGen, hostGoneGen, unpauseGen, electGen int
+	lastTrack                                               time.Time
+	trackQueued                                             bool
+	pendingSeek                                             *PlaybackPayload
+	mediaWarned                                             string
+}
+
+func (s *state) init(cfg Config) {
+	s.selfID = cfg.UserID
+	s.username = cfg.Username
+	s.members = map[string]*memberInfo{}
+	s.clock = NewClockSync(8)
+	s.ctrl = DefaultController()
+	s.seekLatency = 0.03
+}
+
+func (s *state) isHost() bool { return s.hostID != "" && s.hostID == s.selfID }
+
+func (r *Room) selfMeta() presenceMeta {
+	s := &r.s
+	m := presenceMeta{
+		UserID: r.cfg.UserID, Username: s.username, AvatarURL: r.cfg.AvatarURL,
+		IsHost: s.isHost(), JoinedAt: s.joinedAt, Media: s.media, Detached: s.detached,
+	}
+	if m.IsHost {
+		m.HostSince = s.hostSince
+	}
+	if r.player != nil {
+		st := r.player.State()
+		m.CurrentTime = round3(r.ownPosition(time.Now()))
+		m.IsPlaying = !st.Paused && st.Loaded
+	}
+	off, ok := r.offsetToHost(time.Now())
+	m.OffsetMS = round1(off * 1000)
+	m.InSync = r.inSync(ok, off)
+	m.RTTMS = round1(r.rttMS())
+	return m
+}
+
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
+
+// inSync is the spec's rule (|host − member| ≤ 2 s) and not detached.
+func (r *Room) inSync(known bool, off float64) bool {
+	if r.s.isHost() {
+		return true
+	}
+	return known && !r.s.detached && math.Abs(off) <= 2
+}
+
+// trackSoon schedules a presence track, batching changes for
+// PresenceBatch and never tracking more often than PresenceInterval.
+func (r *Room) trackSoon() {
+	if r.s.trackQueued {
+		return
+	}
+	r.s.trackQueued = true
+	wait := r.cfg.PresenceBatch
+	if since := time.Since(r.s.lastTrack); since < r.cfg.PresenceInterval {
+		wait = max(wait, r.cfg.PresenceInterval-since)
+	}
+	r.after(wait, &r.s.presenceGen, func() {
+		r.s.trackQueued = false
+		r.s.lastTrack = time.Now()
+		meta := r.selfMeta()
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := r.ch.Track(ctx, meta); err != nil {
+				r.log.Warn("room: presence track", "err", err)
+			}
+		}()
+	})
+}
+
+// onPresence rebuilds the member list from the channel's presence state,
+// reports joins and leaves, and settles who hosts.
+func (r *Room) onPresence(_ context.Context) {
+	s := &r.s
+	st := r.ch.PresenceState()
+	now := time.Now()
+	seen := map[string]bool{}
+	for key, metas := range st {
+		if len(metas) == 0 {
+			continue
+		}
+		var m presenceMeta
+		// The newest meta wins (a member on two devices shows once).
+		if err := json.Unmarshal(metas[len(metas)-1].Data, &m); err != nil || m.UserID == "" {
+			m.UserID = key
+		}
+		if m.Username == "" {
+			m.Username = key
+		}
+		seen[m.UserID] = true
+		mi, ok := s.members[m.UserID]
+		if !ok {
+			mi = &memberInfo{}
+			s.members[m.UserID] = mi
+			if s.synced && m.UserID != r.cfg.UserID {
+				r.notice("%s joined", m.Username)
+			}
+		} else if !mi.online && m.UserID != r.cfg.UserID {
+			r.notice("%s is back", m.Username)
+		}
+		mi.meta, mi.online, mi.lastSeen = m, true, now
+	}
+	for id, mi := range s.members {
+		if !seen[id] && mi.online && id != r.cfg.UserID {
+			mi.online = false
+			r.notice("%s left", mi.meta.Username)
+		}
+	}
+	for id, mi := range s.members {
+		if !mi.online && now.Sub(mi.lastSeen) > time.Minute {
+			delete(s.members, id)
+		}
+	}
+	first := !s.synced
+	s.synced = true
+	r.settleHost(first)
+	r.checkMedia()
+	r.publishSnapshot()
+}
+
+// settleHost applies the succession rules every client evaluates the same
+// way: the earliest claim among online members holds the role; if the
+// holder vanishes for HostGrace, the earliest-joined online member succeeds.
+func (r *Room) settleHost(first bool) {
+	s := &r.s
+	claimant, since := "", math.Inf(1)
+	for id, mi := range s.members {
+		if mi.online && mi.meta.IsHost && (mi.meta.HostSince < since || mi.meta.HostSince == since && id < claimant) {
+			claimant, since = id, mi.meta.HostSince
+		}
+	}
+	if s.isHost() {
+		// Someone claimed earlier than us (a race of two --host): yield.
+		// A role handed to us on purpose is never yielded this way.
+		if s.claimed && claimant != "" && claimant != r.cfg.UserID && since < s.hostSince {
+			r.setHost(claimant, since, false)
+		}
+		return
+	}
+	hostOnline := s.hostID != "" && s.members[s.hostID] != nil && s.members[s.hostID].online
+	switch {
+	case claimant != "" && (s.hostID == "" || !hostOnline || claimant == s.hostID):
+		if claimant != s.hostID {
+			r.setHost(claimant, since, false)
+		}
+		r.s.hostGoneGen++
+	case hostOnline:
+		r.s.hostGoneGen++
+	case s.hostID == "" && r.cfg.WantHost && first:
+		r.claimHost("")
+	case s.hostID == "":
+		// Nobody hosts: wait a little for a claim, then the earliest joined
+		// member takes it.
+		r.after(r.cfg.HostGrace, &s.electGen, r.electIfNoHost)
+	default:
+		// The host vanished: give it HostGrace to come back.
+		r.after(r.cfg.HostGrace, &s.hostGoneGen, r.electSuccessor)
+	}
+}
+
+func (r *Room) electIfNoHost() {
+	if r.s.hostID == "" {
+		r.electSuccessor()
+	}
+}
+
+// successor is the earliest-joined online member (ties by user id).
+func (r *Room) successor() string {
+	best, at := "", math.Inf(1)
+	for id, mi := range r.s.members {
+		if mi.online && (mi.meta.JoinedAt < at || mi.meta.JoinedAt == at && id < best) {
+			best, at = id, mi.meta.JoinedAt
+		}
+	}
+	return best
+}
+
+func (r *Room) electSuccessor() {
+	s := &r.s
+	if s.hostID != "" && s.members[s.hostID] != nil && s.members[s.hostID].online {
+		return
+	}
+	next := r.successor()
+	if next == "" {
+		return
+	}
+	if next == r.cfg.UserID {
+		r.claimHost("the host left")
+		return
+	}
+	// Everyone computes the same successor; until its claim arrives we
+	// already follow it.
+	r.setHost(next, 0, false)
+}
+
+// claimHost makes us the host and tells the room.
+func (r *Room) claimHost(why string) {
+	s := &r.s
+	r.setHost(r.cfg.UserID, wallMS(time.Now()), true)
+	s.claimed = true
+	r.post(TypeNewHost, NewHostPayload{UserID: r.cfg.UserID, Username: s.username})
+	if why != "" {
+		r.notice("you are now the host (%s)", why)
+	} else {
+		r.notice("you are the host")
+	}
+}
+
+// setHost switches the role locally; announce is true when we take it.
+func (r *Room) setHost(id string, since float64, announce bool) {
+	s := &r.s
+	was := s.hostID
+	s.hostID, s.hostSince = id, since
+	s.claimed = false
+	if id == r.cfg.UserID {
+		s.epoch = newID()
+		s.seq = 0
+		s.detached = false
+		s.anchor = nil
+		r.resetSpeed()
+		if r.player != nil {
+			r.publishAnchor("host")
+		}
+	} else {
+		s.clock.Reset()
+		s.anchor = nil
+		s.lastEpoch, s.lastSeq = "", 0
+		if id != "" {
+			r.requestState()
+		}
+	}
+	if was != id && !announce && id != "" {
+		if mi := s.members[id]; mi != nil {
+			r.notice("%s is now the host", mi.meta.Username)
+		}
+	}
+	r.trackSoon()
+	r.publishSnapshot()
+}
+
+// checkMedia warns once per change when our file differs from the host's.
+func (r *Room) checkMedia() {
+	s := &r.s
+	mi := s.members[s.hostID]
+	if s.isHost() || mi == nil {
+		return
+	}
+	key := mi.meta.Media.Filename + "|" + s.media.Filename
+	if !mediaMismatch(s.media, mi.meta.Media) {
+		s.mediaWarned = ""
+		return
+	}
+	if s.mediaWarned != key {
+		s.mediaWarned = key
+		r.notice("different media: you play %q (%s), the host plays %q (%s)",
+			s.media.Filename, clockString(s.media.Duration), mi.meta.Media.Filename, clockString(mi.meta.Media.Duration))
+	}
+}
+func mediaMismatch(a, b MediaIdentity) bool {
+	if a.Filename == "" || b.Filename == "" {
+		return false
+	}
+	if a.Filename != b.Filename {
+		return true
+	}
+	return a.Duration > 0 && b.Duration > 0 && math.Abs(a.Duration-b.Duration) > 1
+}
+
+// publishSnapshot sends the UI the room as it is now.
+func (r *Room) publishSnapshot() { r.emit(StateChanged{Snapshot: r.snapshot()}) }
+
+func (r *Room) snapshot() Snapshot {
+	s := &r.s
+	now := time.Now()
+	snap := Snapshot{RoomID: r.cfg.RoomID, Server: r.cfg.Server, SelfID: r.cfg.UserID, HostID: s.hostID, Conn: s.conn}
+	var hostMedia MediaIdentity
+	if mi := s.members[s.hostID]; mi != nil {
+		hostMedia = mi.meta.Media
+	}
+	if s.isHost() {
+		hostMedia = s.media
+	}
+	self := r.selfMeta()
+	if r.player != nil {
+		snap.SelfPosition = self.CurrentTime
+		snap.Playing = self.IsPlaying
+	}
+	if hp, ok := r.hostPosition(now); ok {
+		snap.HostPosition = hp
+	} else if s.isHost() {
+		snap.HostPosition = snap.SelfPosition
+	}
+	snap.RTT = time.Duration(self.RTTMS * float64(time.Millisecond))
+	list := make([]Member, 0, len(s.members)+1)
+	for id, mi := range s.members {
+		if id == r.cfg.UserID {
+			continue
+		}
+		m := mi.meta
+		list = append(list, Member{
+			UserID: id, Username: m.Username, AvatarURL: m.AvatarURL,
+			IsHost: id == s.hostID, Online: mi.online, Position: m.CurrentTime, Playing: m.IsPlaying,
+			InSync: id == s.hostID || m.InSync && !m.Detached, OffsetMS: m.OffsetMS, Detached: m.Detached,
+			RTT:   time.Duration(m.RTTMS * float64(time.Millisecond)),
+			Media: m.Media, MediaMismatch: id != s.hostID && mediaMismatch(m.Media, hostMedia),
+			JoinedAt: time.UnixMilli(int64(m.JoinedAt)),
+		})
+	}
+	list = append(list, Member{
+		UserID: r.cfg.UserID, Username: s.username, AvatarURL: r.cfg.AvatarURL, IsSelf: true,
+		IsHost: s.isHost(), Online: true, Position: self.CurrentTime, Playing: self.IsPlaying,
+		InSync: self.InSync, OffsetMS: self.OffsetMS, Detached: s.detached, RTT: snap.RTT,
+		Media: s.media, MediaMismatch: !s.isHost() && mediaMismatch(s.media, hostMedia),
+		JoinedAt: time.UnixMilli(int64(s.joinedAt)),
+	})
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].IsHost != list[j].IsHost {
+			return list[i].IsHost
+		}
+		if !list[i].JoinedAt.Equal(list[j].JoinedAt) {
+			return list[i].JoinedAt.Before(list[j].JoinedAt)
+		}
+		return list[i].UserID < list[j].UserID
+	})
+	snap.Members = list
+	return snap
+}

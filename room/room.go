@@ -1,0 +1,378 @@
+package room
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/watchium/watchium-tui/player"
+	"github.com/watchium/watchium-tui/realtime"
+)
+
+// Channel is what a Room needs of its realtime channel; *realtime.Channel
+// has it.
+type Channel interface {
+	// Send broadcasts and waits for the server's acknowledgement.
+	Send(ctx context.Context, event string, payload any) error
+	// Post broadcasts without waiting.
+	Post(event string, payload any) error
+	Track(ctx context.Context, meta any) error
+	PresenceState() map[string][]realtime.Presence
+}
+
+// Player is what a Room needs of a player; *player.MPV has it.
+type Player interface {
+	Play(ctx context.Context) error
+	Pause(ctx context.Context) error
+	Seek(ctx context.Context, seconds float64) error
+	SeekRelative(ctx context.Context, delta float64) error
+	SetSpeed(ctx context.Context, speed float64) error
+	ShowText(ctx context.Context, text string, d time.Duration) error
+	Media(ctx context.Context) (player.MediaInfo, error)
+	State() player.State
+	Events() <-chan player.Event
+}
+
+// Config describes who we are in which room. Zero durations mean defaults.
+type Config struct {
+	RoomID    string
+	UserID    string
+	Username  string
+	AvatarURL string
+	// WantHost claims the host role when nobody holds it.
+	WantHost bool
+	Server   string // shown in the status bar
+	Logger   *slog.Logger
+
+	HeartbeatEvery   time.Duration // spec heartbeat broadcast (3 s)
+	AnchorEvery      time.Duration // host's timeline refresh (1 s)
+	ProbeEvery       time.Duration // clock probes to the host (2 s)
+	ControlEvery     time.Duration // follower drift control (100 ms)
+	SeekDebounce     time.Duration // spec seek events (500 ms, trailing)
+	PresenceBatch    time.Duration // presence batching (100 ms)
+	PresenceInterval time.Duration // least time between presence tracks (6 s)
+	HostGrace        time.Duration // how long a vanished host is waited for (2 s)
+}
+
+func (c *Config) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.HeartbeatEvery, 3*time.Second)
+	def(&c.AnchorEvery, time.Second)
+	def(&c.ProbeEvery, 2*time.Second)
+	def(&c.ControlEvery, 100*time.Millisecond)
+	def(&c.SeekDebounce, 500*time.Millisecond)
+	def(&c.PresenceBatch, 100*time.Millisecond)
+	// Supabase allows 5 presence calls per 30 s per client; stay under it.
+	def(&c.PresenceInterval, 6*time.Second)
+	def(&c.HostGrace, 2*time.Second)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Errors returned to commands.
+var (
+	ErrNotHost  = errors.New("only the host can do that")
+	ErrNoPlayer = errors.New("no mpv is attached (join with --media or --mpv-socket)")
+	ErrClosed   = errors.New("room closed")
+)
+
+// Room is one client's view of and part in a watch party. One goroutine
+// (Run) owns all of its state; everything else talks to it through its
+// mailbox.
+type Room struct {
+	cfg    Config
+	log    *slog.Logger
+	ch     Channel
+	player Player
+
+	in     *mailbox
+	out    *mailbox
+	events chan any
+	done   chan struct{}
+
+	seenMu   sync.Mutex
+	seenChat map[string]bool
+
+	s state // owned by Run
+}
+
+// New makes a room on ch, driving p (nil for chat only). Wire the channel's
+// callbacks to the Handle* methods (Join does), then call Run.
+func New(cfg Config, ch Channel, p Player) *Room {
+	cfg.defaults()
+	r := &Room{
+		cfg: cfg, log: cfg.Logger, ch: ch, player: p,
+		in: newMailbox(), out: newMailbox(),
+		events:   make(chan any, 64),
+		done:     make(chan struct{}),
+		seenChat: map[string]bool{},
+	}
+	r.s.init(cfg)
+	go r.forwardEvents()
+	return r
+}
+
+// Events delivers StateChanged, ChatReceived, Notice and EventReceived in
+// order. It is closed when Run returns. Reading slowly never blocks the room.
+func (r *Room) Events() <-chan any { return r.events }
+
+func (r *Room) forwardEvents() {
+	defer close(r.events)
+	for {
+		items, ok := r.out.wait(nil)
+		for _, it := range items {
+			r.events <- it
+		}
+		if !ok {
+			return
+		}
+	}
+}
+
+func (r *Room) emit(v any) { r.out.put(v) }
+
+// Inbound messages for the mailbox.
+type (
+	inBroadcast struct{ b realtime.Broadcast }
+	inPresence  struct{}
+	inStatus    struct {
+		st  realtime.Status
+		err error
+	}
+	inConn struct{ ev realtime.ConnEvent }
+	inCmd  struct {
+		fn   func() error
+		done chan error
+	}
+	inTimer struct {
+		fn   func()
+		gen  *int
+		want int
+	}
+)
+
+// later runs fn on the room's goroutine after d.
+func (r *Room) later(d time.Duration, fn func()) {
+	time.AfterFunc(d, func() { r.in.put(inTimer{fn: fn}) })
+}
+
+// after runs fn on the room's goroutine after d, unless *gen changes first
+// (bumping a generation counter cancels every timer armed with it).
+func (r *Room) after(d time.Duration, gen *int, fn func()) {
+	*gen++
+	want := *gen
+	time.AfterFunc(d, func() { r.in.put(inTimer{fn: fn, gen: gen, want: want}) })
+}
+
+// HandleBroadcast takes every broadcast on the room's channel.
+func (r *Room) HandleBroadcast(b realtime.Broadcast) { r.in.put(inBroadcast{b}) }
+
+// HandlePresenceSync takes presence sync notifications.
+func (r *Room) HandlePresenceSync() { r.in.put(inPresence{}) }
+
+// HandleStatus takes the channel's subscription status changes.
+func (r *Room) HandleStatus(st realtime.Status, err error) { r.in.put(inStatus{st, err}) }
+
+// HandleConn takes the socket's state changes.
+func (r *Room) HandleConn(ev realtime.ConnEvent) { r.in.put(inConn{ev}) }
+
+// do runs fn on the room's goroutine and returns its error.
+func (r *Room) do(ctx context.Context, fn func() error) error {
+	done := make(chan error, 1)
+	r.in.put(inCmd{fn: fn, done: done})
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.done:
+		return ErrClosed
+	}
+}
+
+// Run is the room's loop; it returns when ctx ends.
+func (r *Room) Run(ctx context.Context) error {
+	defer close(r.done)
+	defer r.out.close()
+	var playerEvents <-chan player.Event
+	if r.player != nil {
+		playerEvents = r.player.Events()
+		// Events from before we joined describe a past we do not act on.
+		for drained := false; !drained; {
+			select {
+			case _, ok := <-playerEvents:
+				drained = !ok
+			default:
+				drained = true
+			}
+		}
+		r.s.tracker.Reset(r.player.State())
+		r.refreshMedia(ctx)
+	}
+	r.s.joinedAt = wallMS(time.Now())
+	r.announceJoin()
+	r.publishSnapshot()
+
+	heartbeat := time.NewTicker(r.cfg.HeartbeatEvery)
+	defer heartbeat.Stop()
+	anchor := time.NewTicker(r.cfg.AnchorEvery)
+	defer anchor.Stop()
+	probe := time.NewTicker(r.cfg.ProbeEvery)
+	defer probe.Stop()
+	control := time.NewTicker(r.cfg.ControlEvery)
+	defer control.Stop()
+
+	for {
+		select {
+		case <-ctx.Done():
+			r.leave()
+			return ctx.Err()
+		case <-r.in.signal():
+			for _, it := range r.in.drain() {
+				r.dispatch(ctx, it)
+			}
+		case ev, ok := <-playerEvents:
+			if !ok {
+				playerEvents = nil
+				r.notice("mpv has gone away; you can keep chatting")
+				continue
+			}
+			r.onPlayerEvent(ctx, ev)
+		case <-heartbeat.C:
+			r.sendHeartbeat()
+		case <-anchor.C:
+			if r.s.isHost() && r.player != nil {
+				r.publishAnchor("tick")
+			}
+		case <-probe.C:
+			r.sendProbe()
+		case <-control.C:
+			r.controlTick(ctx)
+		}
+	}
+}
+
+func (r *Room) dispatch(ctx context.Context, it any) {
+	switch m := it.(type) {
+	case inBroadcast:
+		r.onBroadcast(ctx, m.b)
+	case inPresence:
+		r.onPresence(ctx)
+	case inStatus:
+		r.onStatus(m.st, m.err)
+	case inConn:
+		r.onConn(m.ev)
+	case inCmd:
+		m.done <- m.fn()
+	case inTimer:
+		if m.gen == nil || *m.gen == m.want {
+			m.fn()
+		}
+	}
+}
+
+// post broadcasts a spec envelope without waiting for the server.
+func (r *Room) post(typ string, payload any) {
+	env, err := NewEnvelope(typ, r.cfg.RoomID, payload, time.Now())
+	if err != nil {
+		r.log.Error("room: encoding event", "type", typ, "err", err)
+		return
+	}
+	if err := r.ch.Post(typ, env); err != nil {
+		r.log.Warn("room: sending event", "type", typ, "err", err)
+	}
+}
+
+func (r *Room) notice(format string, args ...any) {
+	r.emit(Notice{Text: fmt.Sprintf(format, args...), At: time.Now()})
+}
+
+// decodeEnvelope reads a broadcast's envelope; spec clients that send the
+// bare payload are accepted too, with the broadcast event as the type.
+func decodeEnvelope(b realtime.Broadcast) (Envelope, error) {
+	var env Envelope
+	if len(b.Payload) == 0 {
+		return env, errors.New("broadcast without a JSON payload")
+	}
+	if err := json.Unmarshal(b.Payload, &env); err != nil {
+		return env, fmt.Errorf("broadcast %q: %w", b.Event, err)
+	}
+	if env.Type == "" || len(env.Payload) == 0 {
+		env = Envelope{Type: b.Event, Payload: b.Payload, Timestamp: b.At.UnixMilli()}
+	}
+	if env.Type != b.Event {
+		return env, fmt.Errorf("broadcast %q carries an envelope of type %q", b.Event, env.Type)
+	}
+	return env, nil
+}
+
+// mailbox is an unbounded FIFO, so producers (socket callbacks, mpv) never
+// block on the room and nothing is dropped.
+type mailbox struct {
+	mu     sync.Mutex
+	items  []any
+	sig    chan struct{}
+	closed bool
+}
+
+func newMailbox() *mailbox { return &mailbox{sig: make(chan struct{}, 1)} }
+
+func (m *mailbox) put(v any) {
+	m.mu.Lock()
+	if !m.closed {
+		m.items = append(m.items, v)
+	}
+	m.mu.Unlock()
+	select {
+	case m.sig <- struct{}{}:
+	default:
+	}
+}
+
+func (m *mailbox) close() {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	select {
+	case m.sig <- struct{}{}:
+	default:
+	}
+}
+
+func (m *mailbox) signal() <-chan struct{} { return m.sig }
+
+func (m *mailbox) drain() []any {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	items := m.items
+	m.items = nil
+	return items
+}
+
+// wait returns what is queued (blocking until something is, the mailbox
+// closes, or stop fires); ok is false once closed and drained.
+func (m *mailbox) wait(stop <-chan struct{}) ([]any, bool) {
+	for {
+		m.mu.Lock()
+		items, closed := m.items, m.closed
+		m.items = nil
+		m.mu.Unlock()
+		if len(items) > 0 || closed {
+			return items, !closed
+		}
+		select {
+		case <-m.sig:
+		case <-stop:
+			return nil, true
+		}
+	}
+}
