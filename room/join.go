@@ -24,6 +24,7 @@ func Join(ctx context.Context, client *realtime.Client, cfg Config, p Player) (*
 	ch.OnPresenceSync(r.HandlePresenceSync)
 	ch.OnStatus(r.HandleStatus)
 	client.OnState(r.HandleConn)
+	r.HandleConn(realtime.ConnEvent{State: client.State()}) // it may have opened before we listened
 	if err := ch.Subscribe(ctx); err != nil {
 		return nil, fmt.Errorf("joining room %q: %w", cfg.RoomID, err)
 	}

@@ -373,6 +373,11 @@ func (r *Room) snapshot() Snapshot {
 			continue
 		}
 		m := mi.meta
+		if id == s.hostID && s.anchor != nil {
+			// The host's timeline is fresher than its last heartbeat.
+			m.IsPlaying = s.anchor.Playing
+			m.CurrentTime = round3(snap.HostPosition)
+		}
 		list = append(list, Member{
 			UserID: id, Username: m.Username, AvatarURL: m.AvatarURL,
 			IsHost: id == s.hostID, Online: mi.online, Position: m.CurrentTime, Playing: m.IsPlaying,
