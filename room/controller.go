@@ -24,7 +24,7 @@ type Controller struct {
 	SeekAbove float64
 	// MinInterval is the least time between two speed changes.
 	MinInterval time.Duration
-	// SeekCooldown is how long after a seek we trust nothing but a seek.
+	// SeekCooldown is the least time between two corrective seeks.
 	SeekCooldown time.Duration
 	// Lag is how long mpv takes to move at a new speed (its audio buffer
 	// still plays at the old one). Speed changes still on their way are
@@ -35,6 +35,7 @@ type Controller struct {
 	speed      float64
 	lastChange time.Time
 	lastSeek   time.Time
+	seeks      int // seeks in a row without the error coming down
 	window     []float64
 	pending    []speedChange
 }
@@ -126,8 +127,15 @@ func (c *Controller) Update(now time.Time, err float64) Action {
 	e, _ := c.Error()
 	e = c.predict(now, e)
 	abs := math.Abs(e)
-	if abs > c.SeekAbove && len(c.window) >= 2 && now.Sub(c.lastSeek) > c.SeekCooldown/3 {
+	if abs <= c.SeekAbove {
+		c.seeks = 0
+	}
+	// Each seek that did not fix things doubles the wait before the next,
+	// so a player that will not follow is not fought forever.
+	cooldown := c.SeekCooldown << min(c.seeks, 6)
+	if abs > c.SeekAbove && len(c.window) >= 2 && (c.seeks == 0 && now.Sub(c.lastSeek) > c.SeekCooldown/3 || now.Sub(c.lastSeek) > cooldown) {
 		c.lastSeek = now
+		c.seeks++
 		c.window = c.window[:0]
 		c.correcting = false
 		return Action{Seek: true, Speed: c.set(now, 1)}

@@ -1,0 +1,239 @@
+package room
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/watchium/watchium-tui/player"
+	"github.com/watchium/watchium-tui/realtime"
+)
+
+// fakeBus is an in-memory channel: what one member posts, the others get.
+type fakeBus struct {
+	mu       sync.Mutex
+	members  map[string]*fakeChannel
+	presence map[string]json.RawMessage
+	sent     []realtime.Broadcast // everything posted, in order
+}
+
+func newFakeBus() *fakeBus {
+	return &fakeBus{members: map[string]*fakeChannel{}, presence: map[string]json.RawMessage{}}
+}
+
+type fakeChannel struct {
+	bus  *fakeBus
+	id   string
+	room *Room
+}
+
+func (b *fakeBus) channel(id string) *fakeChannel {
+	ch := &fakeChannel{bus: b, id: id}
+	b.mu.Lock()
+	b.members[id] = ch
+	b.mu.Unlock()
+	return ch
+}
+
+func (b *fakeBus) deliver(from string, m realtime.Broadcast) {
+	b.mu.Lock()
+	b.sent = append(b.sent, m)
+	var to []*Room
+	for id, ch := range b.members {
+		if id != from && ch.room != nil {
+			to = append(to, ch.room)
+		}
+	}
+	b.mu.Unlock()
+	for _, r := range to {
+		r.HandleBroadcast(m)
+	}
+}
+
+// inject delivers a raw broadcast to everyone, as if from a foreign client.
+func (b *fakeBus) inject(event string, payload any) {
+	raw, _ := json.Marshal(payload)
+	b.deliver("", realtime.Broadcast{Event: event, Payload: raw, At: time.Now()})
+}
+
+func (b *fakeBus) syncAll() {
+	b.mu.Lock()
+	var rs []*Room
+	for _, ch := range b.members {
+		if ch.room != nil {
+			rs = append(rs, ch.room)
+		}
+	}
+	b.mu.Unlock()
+	for _, r := range rs {
+		r.HandlePresenceSync()
+	}
+}
+
+func (b *fakeBus) leave(id string) {
+	b.mu.Lock()
+	delete(b.members, id)
+	delete(b.presence, id)
+	b.mu.Unlock()
+	b.syncAll()
+}
+
+func (b *fakeBus) sentOfType(typ string) []Envelope {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []Envelope
+	for _, m := range b.sent {
+		if m.Event == typ {
+			var env Envelope
+			_ = json.Unmarshal(m.Payload, &env)
+			out = append(out, env)
+		}
+	}
+	return out
+}
+
+func (c *fakeChannel) Send(_ context.Context, event string, payload any) error {
+	return c.Post(event, payload)
+}
+
+func (c *fakeChannel) Post(event string, payload any) error {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	go c.bus.deliver(c.id, realtime.Broadcast{Event: event, Payload: raw, At: time.Now()})
+	return nil
+}
+
+func (c *fakeChannel) Track(_ context.Context, meta any) error {
+	raw, _ := json.Marshal(meta)
+	c.bus.mu.Lock()
+	c.bus.presence[c.id] = raw
+	c.bus.mu.Unlock()
+	c.bus.syncAll()
+	return nil
+}
+
+func (c *fakeChannel) PresenceState() map[string][]realtime.Presence {
+	c.bus.mu.Lock()
+	defer c.bus.mu.Unlock()
+	out := map[string][]realtime.Presence{}
+	for k, v := range c.bus.presence {
+		out[k] = []realtime.Presence{{Ref: k, Data: v}}
+	}
+	return out
+}
+
+// fakePlayer is a player that does what it is told at once.
+type fakePlayer struct {
+	mu     sync.Mutex
+	st     player.State
+	events chan player.Event
+	calls  []string
+}
+
+func newFakePlayer() *fakePlayer {
+	return &fakePlayer{st: player.State{Loaded: true, Paused: true, Speed: 1, Duration: 600}, events: make(chan player.Event, 100)}
+}
+
+func (p *fakePlayer) record(c string) {
+	p.mu.Lock()
+	p.calls = append(p.calls, c)
+	p.mu.Unlock()
+}
+
+func (p *fakePlayer) Calls() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.calls...)
+}
+
+func (p *fakePlayer) set(fn func(*player.State)) {
+	p.mu.Lock()
+	fn(&p.st)
+	p.st.PosAt = time.Now()
+	p.mu.Unlock()
+}
+
+func (p *fakePlayer) Play(context.Context) error {
+	p.record("play")
+	p.set(func(s *player.State) { s.Paused = false })
+	p.events <- player.Event{Kind: player.EventUnpaused, Position: p.State().Pos, Speed: 1, At: time.Now(), Ours: true}
+	return nil
+}
+
+func (p *fakePlayer) Pause(context.Context) error {
+	p.record("pause")
+	p.set(func(s *player.State) { s.Paused = true })
+	p.events <- player.Event{Kind: player.EventPaused, Position: p.State().Pos, Speed: 1, At: time.Now(), Ours: true}
+	return nil
+}
+
+func (p *fakePlayer) Seek(_ context.Context, t float64) error {
+	p.record("seek")
+	p.set(func(s *player.State) { s.Pos = t })
+	p.events <- player.Event{Kind: player.EventSeeked, Position: t, Speed: 1, At: time.Now(), Ours: true}
+	return nil
+}
+
+func (p *fakePlayer) SeekRelative(ctx context.Context, d float64) error {
+	return p.Seek(ctx, p.State().Pos+d)
+}
+
+func (p *fakePlayer) SetSpeed(_ context.Context, s float64) error {
+	p.record("speed")
+	p.set(func(st *player.State) { st.Speed = s })
+	return nil
+}
+
+func (p *fakePlayer) ShowText(context.Context, string, time.Duration) error { return nil }
+
+func (p *fakePlayer) Media(context.Context) (player.MediaInfo, error) {
+	return player.MediaInfo{Filename: "movie.mkv", Duration: 600}, nil
+}
+
+func (p *fakePlayer) State() player.State {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.st
+}
+
+func (p *fakePlayer) Events() <-chan player.Event { return p.events }
+
+func stateAt(pos float64, paused bool) player.State {
+	return player.State{Pos: pos, Paused: paused, Loaded: true, Speed: 1, PosAt: time.Now()}
+}
+
+type playerState = player.State
+
+const (
+	eventPaused = player.EventPaused
+	eventSeeked = player.EventSeeked
+)
+
+func playerEvent(k player.EventKind, pos float64) player.Event {
+	return player.Event{Kind: k, Position: pos, Speed: 1, At: time.Now()}
+}
+
+type rawJSON string
+
+func (r rawJSON) MarshalJSON() ([]byte, error) { return []byte(r), nil }
+
+func countReason(b *fakeBus, reason string) int {
+	n := 0
+	for _, e := range b.sentOfType(typeAnchor) {
+		if strings.Contains(string(e.Payload), `"reason":"`+reason+`"`) {
+			n++
+		}
+	}
+	return n
+}
+
+// sEpochForTest reads the host's epoch (tests run it on the room goroutine).
+func (r *Room) sEpochForTest() string {
+	var e string
+	_ = r.do(context.Background(), func() error { e = r.s.epoch; return nil })
+	return e
+}
