@@ -125,6 +125,20 @@ func (r *Room) Say(ctx context.Context, text string) error {
 	if err != nil {
 		return err
 	}
+	if st := r.store(); st != nil {
+		// Stored first: once the server has it, it survives a restart, and
+		// members listening to postgres_changes get it from there.
+		err := st.AddComment(ctx, c)
+		if err == nil {
+			r.post(TypeNewComment, c) // for clients that only listen to broadcasts
+			r.deliverComment(c)
+			return nil
+		}
+		if !errors.Is(err, ErrNoStore) {
+			return fmt.Errorf("message not sent: %w", err)
+		}
+		r.disableStore(err)
+	}
 	if err := SendComment(ctx, r.ch, c); err != nil {
 		return err
 	}

@@ -20,6 +20,11 @@ func Join(ctx context.Context, client *realtime.Client, cfg Config, p Player) (*
 		Presence:  realtime.PresenceConfig{Key: cfg.UserID, Enabled: true},
 	})
 	r := New(cfg, ch, p)
+	if cfg.Store != nil {
+		ch.OnPostgresChanges(realtime.PostgresChangesFilter{
+			Event: "INSERT", Schema: "public", Table: "comments", Filter: "room_id=eq." + cfg.RoomID,
+		}, func(pc realtime.PostgresChange) { r.commentRow(pc.New) })
+	}
 	ch.OnBroadcast("*", r.HandleBroadcast)
 	ch.OnPresenceSync(r.HandlePresenceSync)
 	ch.OnStatus(r.HandleStatus)

@@ -45,8 +45,10 @@ type Config struct {
 	AvatarURL string
 	// WantHost claims the host role when nobody holds it.
 	WantHost bool
-	Server   string // shown in the status bar
-	Logger   *slog.Logger
+	// Store keeps chat history and room state when the server offers it.
+	Store  Store
+	Server string // shown in the status bar
+	Logger *slog.Logger
 
 	HeartbeatEvery   time.Duration // spec heartbeat broadcast (3 s)
 	AnchorEvery      time.Duration // host's timeline refresh (1 s)
@@ -101,6 +103,9 @@ type Room struct {
 
 	seenMu   sync.Mutex
 	seenChat map[string]bool
+
+	storeMu sync.Mutex
+	noStore bool
 
 	s state // owned by Run
 }
@@ -219,6 +224,7 @@ func (r *Room) Run(ctx context.Context) error {
 		r.refreshMedia(ctx)
 	}
 	r.s.joinedAt = wallMS(time.Now())
+	go r.loadHistory()
 	r.announceJoin()
 	r.publishSnapshot()
 

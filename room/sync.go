@@ -131,6 +131,7 @@ func (r *Room) publishAnchor(reason string) {
 	switch reason {
 	case TypePlay, TypePause:
 		r.post(reason, p)
+		r.recordControl(reason, p)
 	default:
 		r.post(typeAnchor, anchorPayload{PlaybackPayload: p, Playing: !st.Paused, Reason: reason})
 	}
@@ -144,6 +145,7 @@ func (r *Room) publishAnchor(reason string) {
 		r.after(r.cfg.SeekDebounce, &s.seekGen, func() {
 			if s.pendingSeek != nil {
 				r.post(TypeSeek, *s.pendingSeek)
+				r.recordControl(TypeSeek, *s.pendingSeek)
 				s.pendingSeek = nil
 			}
 		})

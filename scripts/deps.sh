@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what watchium-tui and its tests need on Debian/Ubuntu, only what
-# is missing: mpv, ffmpeg and tmux from apt; with --test also Node.js and the
-# pinned @supabase/realtime-js in test/conformance/node_modules.
+# is missing: mpv and ffmpeg from apt; with --test also tmux, PostgreSQL,
+# Node.js and the pinned @supabase/realtime-js in test/conformance/node_modules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,7 @@ command -v ffmpeg >/dev/null || want+=(ffmpeg)
 if [ "${1:-}" = "--test" ]; then
   command -v tmux >/dev/null || want+=(tmux)
   command -v node >/dev/null || want+=(nodejs npm)
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want+=(postgresql)
 fi
 if [ ${#want[@]} -gt 0 ]; then
   sudo=""

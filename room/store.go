@@ -1,0 +1,144 @@
+package room
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/watchium/watchium-tui/rest"
+)
+
+// Store is where a room's history lives, when the server keeps it.
+type Store interface {
+	// History is the room's last comments, oldest first.
+	History(ctx context.Context, roomID string, limit int) ([]Comment, error)
+	// AddComment stores c; once it returns nil the comment is durable.
+	AddComment(ctx context.Context, c Comment) error
+	// Control records a host's play, pause or seek (and the server
+	// broadcasts it to the room).
+	Control(ctx context.Context, roomID, action string, p PlaybackPayload) error
+}
+
+// ErrNoStore means the server keeps no tables; chat goes by broadcast only.
+var ErrNoStore = errors.New("the server keeps no room history")
+
+// HistoryLimit is how many comments a joining member loads.
+const HistoryLimit = 50
+
+// RESTStore keeps history through the Supabase-shaped REST endpoints.
+type RESTStore struct{ C *rest.Client }
+
+func noStore(err error) error {
+	var re *rest.Error
+	if errors.As(err, &re) && (re.Status == http.StatusNotFound || re.Code == "42P01" || re.Code == "PGRST205") {
+		return ErrNoStore
+	}
+	return err
+}
+
+// History reads the last comments of roomID.
+func (s RESTStore) History(ctx context.Context, roomID string, limit int) ([]Comment, error) {
+	q := url.Values{"room_id": {"eq." + roomID}, "order": {"created_at.desc"}, "limit": {strconv.Itoa(limit)}}
+	var rows []Comment
+	if err := s.C.Select(ctx, "comments", q, &rows); err != nil {
+		return nil, noStore(err)
+	}
+	for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
+		rows[i], rows[j] = rows[j], rows[i]
+	}
+	return rows, nil
+}
+
+// AddComment inserts c.
+func (s RESTStore) AddComment(ctx context.Context, c Comment) error {
+	var out []json.RawMessage
+	return noStore(s.C.Insert(ctx, "comments", c, false, &out))
+}
+
+// Control calls POST /functions/v1/sync/control with the spec's body plus
+// our ordering fields.
+func (s RESTStore) Control(ctx context.Context, roomID, action string, p PlaybackPayload) error {
+	body := map[string]any{
+		"room_id": roomID, "user_id": p.UserID, "username": p.Username, "action": action,
+		"current_time": p.CurrentTime, "seq": p.Seq, "epoch": p.Epoch, "speed": p.Speed, "at_ms": p.AtMS,
+	}
+	return noStore(s.C.Function(ctx, "sync/control", body, nil))
+}
+
+// loadHistory shows the room's recent chat to a member who just joined.
+func (r *Room) loadHistory() {
+	st := r.cfg.Store
+	if st == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cs, err := st.History(ctx, r.cfg.RoomID, HistoryLimit)
+	if err != nil {
+		if !errors.Is(err, ErrNoStore) {
+			r.log.Warn("room: loading chat history", "err", err)
+		}
+		r.disableStore(err)
+		return
+	}
+	for _, c := range cs {
+		r.deliverComment(c)
+	}
+}
+
+// disableStore falls back to broadcast-only chat when the server has no
+// tables.
+func (r *Room) disableStore(err error) {
+	if errors.Is(err, ErrNoStore) {
+		r.storeMu.Lock()
+		r.noStore = true
+		r.storeMu.Unlock()
+	}
+}
+
+func (r *Room) store() Store {
+	r.storeMu.Lock()
+	defer r.storeMu.Unlock()
+	if r.noStore {
+		return nil
+	}
+	return r.cfg.Store
+}
+
+// recordControl stores the host's action on the server, off the room's
+// goroutine; the server's copy of the broadcast is dropped by followers as
+// a duplicate of ours (same epoch and sequence).
+func (r *Room) recordControl(action string, p PlaybackPayload) {
+	st := r.store()
+	if st == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := st.Control(ctx, r.cfg.RoomID, action, p); err != nil {
+			r.disableStore(err)
+			if !errors.Is(err, ErrNoStore) {
+				r.log.Warn("room: recording playback state", "action", action, "err", err)
+			}
+		}
+	}()
+}
+
+// commentRow handles a comments INSERT from postgres_changes.
+func (r *Room) commentRow(row map[string]json.RawMessage) {
+	raw, err := json.Marshal(row)
+	if err != nil {
+		return
+	}
+	var c Comment
+	if err := json.Unmarshal(raw, &c); err != nil || c.ID == "" || c.Content == "" || c.RoomID != r.cfg.RoomID {
+		r.log.Warn("room: bad comment row", "err", err)
+		return
+	}
+	r.deliverComment(c)
+}
