@@ -1,6 +1,8 @@
 package player
 
 import (
+	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -29,11 +31,18 @@ func report(b *testing.B, samples []float64, unit string) {
 
 func fmtPct(p float64) string { return string(rune('0'+int(p)/10)) + string(rune('0'+int(p)%10)) }
 
+// benchCtx outlives long runs; each request still fails fast if mpv dies.
+func benchCtx(tb testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func BenchmarkRoundTrip(b *testing.B) {
 	m := launchTest(b, false)
-	ctx := tctx(b)
+	ctx := benchCtx(b)
 	var rtt []float64
 	for b.Loop() {
 		t0 := time.Now()
@@ -55,7 +64,7 @@ func BenchmarkSeekToRestart(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			m := launchTest(b, playing)
-			ctx := tctx(b)
+			ctx := benchCtx(b)
 			rng := rand.New(rand.NewPCG(1, 2))
 			var lat, miss []float64
 			for b.Loop() {
@@ -63,12 +72,13 @@ func BenchmarkSeekToRestart(b *testing.B) {
 				if playing {
 					randomPhase(rng)
 				}
+				drain(m)
 				t0 := time.Now()
 				if err := m.Seek(ctx, target); err != nil {
 					b.Fatal(err)
 				}
 				lat = append(lat, ms(time.Since(t0)))
-				miss = append(miss, (m.State().Pos-target)*1000)
+				miss = append(miss, (waitEvent(b, m, EventSeeked).Position-target)*1000)
 			}
 			report(b, lat, "ms")
 			report(b, miss, "land-ms")
@@ -80,7 +90,7 @@ func BenchmarkSeekToRestart(b *testing.B) {
 // (the first EventPosition that moved), i.e. when a peer can see we started.
 func BenchmarkUnpauseToMoving(b *testing.B) {
 	m := launchTest(b, false)
-	ctx := tctx(b)
+	ctx := benchCtx(b)
 	rng := rand.New(rand.NewPCG(3, 4))
 	var toEvent, toMove []float64
 	for b.Loop() {
@@ -144,7 +154,7 @@ type DriftResult struct {
 // frame step, using the time each EventPosition arrived.
 func MeasureDrift(tb testing.TB, m *MPV, speed float64, d time.Duration) DriftResult {
 	tb.Helper()
-	ctx := tctx(tb)
+	ctx := benchCtx(tb)
 	if err := m.Pause(ctx); err != nil {
 		tb.Fatal(err)
 	}
@@ -212,7 +222,7 @@ func BenchmarkDrift(b *testing.B) {
 	}
 	m := launchTest(b, false)
 	for _, speed := range []float64{1.0, 0.95, 1.05} {
-		b.Run(time.Duration(speed*1000).String(), func(b *testing.B) {
+		b.Run(fmt.Sprintf("speed=%.2f", speed), func(b *testing.B) {
 			for range b.N {
 				r := MeasureDrift(b, m, speed, d)
 				b.ReportMetric(r.Slope, "slope")

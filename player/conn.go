@@ -18,7 +18,9 @@ import (
 const eventBuffer = 1024
 
 // Properties observed on every connection; dispatch is by name, not id.
-var observed = []string{"pause", "speed", "playback-time", "duration", "seeking", "eof-reached", "idle-active", "path"}
+// mpv reports changes from one loop iteration in this order, so eof-reached
+// precedes the pause that --keep-open makes at the end of the file.
+var observed = []string{"eof-reached", "idle-active", "duration", "speed", "seeking", "pause", "playback-time"}
 
 type message struct {
 	Event     string          `json:"event"`
@@ -140,6 +142,10 @@ func (m *MPV) property(msg *message, at time.Time) {
 	switch msg.Name {
 	case "playback-time":
 		v, ok := number(d)
+		// playback-time exists only once a file is open (path is set
+		// earlier, at start-file, when seeking still fails).
+		m.hasTime = ok
+		m.st.Loaded = ok && !m.idle
 		if !ok {
 			return
 		}
@@ -158,6 +164,11 @@ func (m *MPV) property(msg *message, at time.Time) {
 		changed := m.st.Paused != v
 		m.known |= knownPause
 		m.st.Paused = v
+		if changed && !v {
+			// The clock restarts now from the paused position; without this,
+			// PositionAt would count the time spent paused.
+			m.st.PosAt = at
+		}
 		var ours bool
 		m.expPause, ours = matchExpect(m.expPause, b2f(v), at)
 		if !first && changed {
@@ -195,10 +206,7 @@ func (m *MPV) property(msg *message, at time.Time) {
 		}
 	case "idle-active":
 		m.idle, _ = flag(d)
-		m.st.Loaded = m.hasPath && !m.idle
-	case "path":
-		m.hasPath = len(d) > 0 && string(d) != "null"
-		m.st.Loaded = m.hasPath && !m.idle
+		m.st.Loaded = m.hasTime && !m.idle
 	}
 }
 

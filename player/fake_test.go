@@ -319,3 +319,26 @@ func TestAttachNotMPV(t *testing.T) {
 		t.Errorf("Attach to a silent socket: %v", err)
 	}
 }
+
+func TestFakePositionAt(t *testing.T) {
+	m, f := newFake(t)
+	ch := callAsync(m, "get_property", "pause")
+	id, _ := f.next()
+	f.send(`{"event":"file-loaded"}`,
+		`{"event":"property-change","id":1,"name":"idle-active","data":false}`,
+		`{"event":"property-change","id":1,"name":"pause","data":true}`,
+		`{"event":"property-change","id":3,"name":"playback-time","data":5.000000}`,
+		fmt.Sprintf(`{"data":true,"request_id":%d,"error":"success"}`, id))
+	get(t, ch)
+	st := m.State()
+	if got := st.PositionAt(st.PosAt.Add(time.Hour)); got != 5 {
+		t.Errorf("paused: PositionAt = %v, want 5", got)
+	}
+	f.send(`{"event":"property-change","id":1,"name":"pause","data":false}`)
+	ev := waitEvent(t, m, EventUnpaused)
+	st = m.State()
+	// Extrapolation starts at the unpause, not when 5.0 arrived.
+	if !st.PosAt.Equal(ev.At) || st.PositionAt(ev.At.Add(500*time.Millisecond)) != 5.5 {
+		t.Errorf("after unpause: %+v, PositionAt(+0.5 s) = %v", st, st.PositionAt(ev.At.Add(500*time.Millisecond)))
+	}
+}

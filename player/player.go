@@ -4,8 +4,18 @@
 // timestamped events that say whether this client or the person at the
 // keyboard caused them.
 //
-// It targets mpv 0.35 (Debian 12); see /work/shared/docs/mpv-ipc.md for the
-// protocol facts it relies on.
+// Timing: every Event carries the time its line arrived. playback-time only
+// moves once per displayed frame, so EventPosition (one per frame step) and
+// State.PositionAt give the sub-frame estimates a sync loop needs; Seek
+// returns only once mpv shows the new frame.
+//
+// Attribution: Ours marks changes caused by this client's Play, Pause, Seek
+// or SetSpeed; anything else (keys in mpv, another IPC client, mpv pausing
+// itself at the end of the file) has Ours=false. mpv does not tag changes
+// with their cause, so this is inferred from expectations that expire.
+//
+// Written against mpv 0.35 (Debian 12), which has no pause/unpause events:
+// pause state comes from the observed pause property.
 package player
 
 import (
@@ -56,6 +66,10 @@ const (
 	EventSeeked // after playback-restart; Position is the position after the restart
 	EventSpeedChanged
 	EventFileLoaded
+	// EventEndOfFile: playback reached the end (or the file failed). With
+	// --keep-open mpv then pauses by itself (EventPaused, Ours=false); at a
+	// natural end that pause follows ~145 ms later, but after a seek past the
+	// end mpv occasionally reports the pause first.
 	EventEndOfFile
 	EventShutdown
 	EventPosition // playback-time changed: one per displayed frame while playing
@@ -81,8 +95,8 @@ type Event struct {
 
 // State is the last known player state, built from observed properties.
 type State struct {
-	Pos      float64   // last playback-time
-	PosAt    time.Time // when that value arrived
+	Pos      float64   // last playback-time (the target while a seek is in progress)
+	PosAt    time.Time // when that value arrived (or when playback resumed from it)
 	Paused   bool
 	Seeking  bool
 	Speed    float64
@@ -90,8 +104,9 @@ type State struct {
 	Loaded   bool
 }
 
-// PositionAt extrapolates Pos to t. playback-time only moves once per frame,
-// so this gives a sub-frame estimate while playing.
+// PositionAt extrapolates Pos to t while playing. playback-time only moves
+// once per frame, so this gives a sub-frame estimate; the receive times of
+// frame steps are regular to a few ms (see bench_test.go).
 func (s State) PositionAt(t time.Time) float64 {
 	if s.Paused || s.Seeking || !s.Loaded || s.PosAt.IsZero() {
 		return s.Pos
@@ -118,7 +133,7 @@ type MPV struct {
 	st       State
 	known    uint8 // which of pause/speed have been observed at least once
 	idle     bool
-	hasPath  bool
+	hasTime  bool
 	eofSent  bool
 	expPause []*expect
 	expSpeed []*expect

@@ -468,3 +468,35 @@ func TestLaunchErrors(t *testing.T) {
 		t.Error("idle mpv reports Loaded")
 	}
 }
+
+// At the end of the file mpv (--keep-open) pauses by itself; consumers must
+// see the end first so they do not take it for the person's pause.
+func TestEndOfFile(t *testing.T) {
+	m := launchTest(t, true)
+	ctx := tctx(t)
+	if err := m.Seek(ctx, 59.5); err != nil {
+		t.Fatal(err)
+	}
+	var kinds []EventKind
+	for {
+		ev := waitAny(t, m)
+		if ev.Kind == EventEndOfFile || ev.Kind == EventPaused {
+			kinds = append(kinds, ev.Kind)
+		}
+		if ev.Kind == EventPaused {
+			if ev.Ours {
+				t.Error("pause at the end marked Ours")
+			}
+			break
+		}
+	}
+	if len(kinds) != 2 || kinds[0] != EventEndOfFile {
+		t.Errorf("events = %v, want [end-of-file paused]", kinds)
+	}
+	// keep-open: seeking back after the end works. (A seek past the end
+	// while paused sets no eof-reached in mpv 0.35, so no event to test.)
+	if err := m.Seek(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	near(t, "Position after seeking back", m.State().Pos, 10, frame)
+}
