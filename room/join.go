@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/watchium/watchium-tui/realtime"
 )
@@ -31,6 +32,10 @@ func Join(ctx context.Context, client *realtime.Client, cfg Config, p Player) (*
 	client.OnState(r.HandleConn)
 	r.HandleConn(realtime.ConnEvent{State: client.State()}) // it may have opened before we listened
 	if err := ch.Subscribe(ctx); err != nil {
+		r.out.close() // Run will never start: release its event forwarder
+		uctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = ch.Unsubscribe(uctx)
+		cancel()
 		return nil, fmt.Errorf("joining room %q: %w", cfg.RoomID, err)
 	}
 	return r, nil

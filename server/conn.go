@@ -12,8 +12,8 @@ import (
 	"github.com/watchium/watchium-tui/realtime"
 )
 
-// sendQueue is how many frames may wait for a slow client before it is
-// evicted; small, because every idle connection pays for it.
+// sendQueue is how many frames may wait for a slow client (besides those
+// being written) before it is evicted.
 const sendQueue = 64
 
 type frame struct {
@@ -21,15 +21,19 @@ type frame struct {
 	binary bool
 }
 
-// conn is one client socket. The handler goroutine reads; writeLoop writes.
-// subs is touched only by the reader goroutine.
+// conn is one client socket. readLoop reads; writeLoop writes, and runs
+// only while there is something to write, so an idle connection costs one
+// goroutine and no queue. subs is touched only by the reader goroutine.
 type conn struct {
 	s    *Server
 	ws   *websocket.Conn
 	vsn  string
-	send chan frame
 	done chan struct{}
 	once sync.Once
+
+	qmu     sync.Mutex
+	queue   []frame // waiting for the writer
+	writing bool    // a writeLoop is running
 
 	subs   map[string]*subscription
 	tokens float64
@@ -40,7 +44,6 @@ func newConn(s *Server, ws *websocket.Conn, vsn string) *conn {
 	ws.SetReadLimit(s.cfg.MaxFrameBytes)
 	return &conn{
 		s: s, ws: ws, vsn: vsn,
-		send:   make(chan frame, sendQueue),
 		done:   make(chan struct{}),
 		subs:   map[string]*subscription{},
 		tokens: float64(2 * s.cfg.EventsPerSecond),
@@ -60,19 +63,47 @@ func (c *conn) closeWith(code int, reason string) {
 // fan-out must not wait for one slow reader); a client whose queue is full is
 // disconnected and will rejoin.
 func (c *conn) enqueue(f frame) {
+	c.qmu.Lock()
 	select {
-	case c.send <- f:
 	case <-c.done:
+		c.qmu.Unlock()
+		return
 	default:
+	}
+	if len(c.queue) >= sendQueue {
+		c.qmu.Unlock()
 		c.s.log.Warn("server: evicting slow client", "remote", c.ws.RemoteAddr().String())
 		go c.closeWith(websocket.CloseTryAgainLater, "client too slow")
+		return
+	}
+	c.queue = append(c.queue, f)
+	start := !c.writing
+	c.writing = true
+	c.qmu.Unlock()
+	if start {
+		go c.writeLoop()
 	}
 }
 
+// writeLoop writes what is queued, batch by batch, and exits when the queue
+// is empty; enqueue starts it again.
 func (c *conn) writeLoop() {
 	for {
-		select {
-		case f := <-c.send:
+		c.qmu.Lock()
+		batch := c.queue
+		c.queue = nil
+		if len(batch) == 0 {
+			c.writing = false
+			c.qmu.Unlock()
+			return
+		}
+		c.qmu.Unlock()
+		for _, f := range batch {
+			select {
+			case <-c.done:
+				return // writing stays true: no writer starts after close
+			default:
+			}
 			kind := websocket.TextMessage
 			if f.binary {
 				kind = websocket.BinaryMessage
@@ -82,8 +113,6 @@ func (c *conn) writeLoop() {
 				c.closeWith(websocket.CloseAbnormalClosure, "write failed")
 				return
 			}
-		case <-c.done:
-			return
 		}
 	}
 }
@@ -105,20 +134,31 @@ func (c *conn) readLoop() {
 			}
 			return
 		}
-		var m realtime.Message
-		if kind == websocket.BinaryMessage {
-			m, err = realtime.DecodeBinary(data)
-		} else {
-			m, err = realtime.DecodeText(data)
-		}
-		if err != nil {
-			// Nothing to correlate a reply with; say so on the phoenix
-			// topic, which clients ignore unless a ref matches.
-			c.reply(realtime.Message{Topic: "phoenix"}, "error", map[string]string{"reason": err.Error()})
-			continue
-		}
-		c.handle(m)
+		c.handleFrame(kind, data)
 	}
+}
+
+// handleFrame decodes and handles one frame. It is kept out of readLoop so
+// that readLoop's own stack frame stays small: an idle connection, parked
+// in ReadMessage, then uses little enough of its stack for the GC to shrink
+// it back to 4 KiB after a join or reply grew it to 8 KiB.
+//
+//go:noinline
+func (c *conn) handleFrame(kind int, data []byte) {
+	var m realtime.Message
+	var err error
+	if kind == websocket.BinaryMessage {
+		m, err = realtime.DecodeBinary(data)
+	} else {
+		m, err = realtime.DecodeText(data)
+	}
+	if err != nil {
+		// Nothing to correlate a reply with; say so on the phoenix
+		// topic, which clients ignore unless a ref matches.
+		c.reply(realtime.Message{Topic: "phoenix"}, "error", map[string]string{"reason": err.Error()})
+		return
+	}
+	c.handle(m)
 }
 
 func (c *conn) write(m realtime.Message) {
@@ -270,12 +310,13 @@ func (c *conn) join(m realtime.Message) {
 		sub.pgIDs = append(sub.pgIDs, pgBinding{id: id, spec: b})
 		bindings = append(bindings, echo)
 	}
-	r := c.s.room(sub.roomKey(), true)
+	// The room comes back locked, so no concurrent leave can drop it as
+	// empty before sub is in it.
+	r := c.s.lockRoom(sub.roomKey())
 	sub.room = r
 	c.subs[m.Topic] = sub
 	// Reply and presence_state go out under the room lock so no diff can
 	// slip in between and be applied twice by the client.
-	r.mu.Lock()
 	r.subs[sub] = struct{}{}
 	c.reply(realtime.Message{JoinRef: joinRef, Ref: m.Ref, Topic: m.Topic}, "ok", map[string]any{"postgres_changes": bindings})
 	// Always send the state, even when the client did not enable presence:
@@ -283,7 +324,13 @@ func (c *conn) join(m realtime.Message) {
 	c.write(realtime.Message{JoinRef: joinRef, Topic: m.Topic, Event: realtime.EventPresenceSt, Payload: r.stateJSONLocked()})
 	r.mu.Unlock()
 	if len(bindings) > 0 {
-		c.system(sub, "ok", "Subscribed to PostgreSQL")
+		if err := c.s.watchChanges(sub); err != nil {
+			// As on Supabase: the channel stays joined, the subscription
+			// to changes does not exist, and the client is told why.
+			c.system(sub, "error", err.Error())
+		} else {
+			c.system(sub, "ok", "Subscribed to PostgreSQL")
+		}
 	}
 }
 
@@ -292,6 +339,7 @@ func (c *conn) leave(sub *subscription) {
 	if c.subs[sub.topic] == sub {
 		delete(c.subs, sub.topic)
 	}
+	c.s.unwatchChanges(sub)
 	r := sub.room
 	r.mu.Lock()
 	delete(r.subs, sub)

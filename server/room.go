@@ -13,11 +13,16 @@ import (
 	"sync"
 
 	"github.com/watchium/watchium-tui/realtime"
+	"github.com/watchium/watchium-tui/server/store"
 )
 
 type pgBinding struct {
-	id   uint32
-	spec map[string]json.RawMessage
+	id      uint32
+	spec    map[string]json.RawMessage
+	event   string // INSERT, UPDATE, DELETE or *
+	schema  string
+	table   string // "" for every table
+	filters []store.Filter
 }
 
 // subscription is one connection's join of one topic.
@@ -191,8 +196,11 @@ func (c *conn) presence(sub *subscription, m realtime.Message) {
 			c.system(sub, "error", "Track message size exceeded")
 			return
 		}
+		// Take the ref before the room lock: nextPhxRef locks the server,
+		// and dropRoomIfEmpty locks server then room.
+		ref := c.s.nextPhxRef()
 		r.mu.Lock()
-		diff = r.trackLocked(sub, obj, fields, c.s.nextPhxRef())
+		diff = r.trackLocked(sub, obj, fields, ref)
 		r.mu.Unlock()
 	case "untrack":
 		r.mu.Lock()

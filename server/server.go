@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/watchium/watchium-tui/server/store"
 )
 
 // Config tunes the server. Zero values mean the defaults.
@@ -37,7 +38,11 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxPayloadBytes bounds a broadcast's payload (default 256 KiB).
 	MaxPayloadBytes int
-	Logger          *slog.Logger
+	// Store, when set, keeps rooms, members and comments, serves them over
+	// a PostgREST-like /rest/v1 and /functions/v1/sync/control, and feeds
+	// postgres_changes. Without it those endpoints answer 404.
+	Store  *store.Store
+	Logger *slog.Logger
 }
 
 // Server is an http.Handler serving the Realtime endpoints.
@@ -55,6 +60,9 @@ type Server struct {
 	refSeq  uint64
 	bufPool sync.Pool
 	started time.Time
+
+	pgMu   sync.Mutex
+	pgSubs map[*subscription]struct{}
 }
 
 // New returns a server with cfg.
@@ -84,6 +92,7 @@ func New(cfg Config) *Server {
 		rooms:   map[string]*room{},
 		conns:   map[*conn]struct{}{},
 		started: time.Now(),
+		pgSubs:  map[*subscription]struct{}{},
 	}
 	s.upgrader = websocket.Upgrader{
 		// Small buffers and a shared write pool keep idle connections cheap.
@@ -102,6 +111,8 @@ func New(cfg Config) *Server {
 	mux.HandleFunc("POST /realtime/v1/api/broadcast/{topic}/events/{event}", s.serveBroadcastOne)
 	mux.HandleFunc("POST /api/broadcast/{topic}/events/{event}", s.serveBroadcastOne)
 	mux.HandleFunc("GET /healthz", s.serveHealth)
+	mux.HandleFunc("/rest/v1/{table}", s.serveREST)
+	mux.HandleFunc("POST /functions/v1/sync/control", s.serveSyncControl)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+" (websocket: /realtime/v1/websocket)")
 	})
@@ -186,8 +197,12 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	go c.writeLoop()
-	c.readLoop() // serve on the handler goroutine: one fewer goroutine per connection
+	// Read on a goroutine of our own and let the handler return: as long as
+	// it runs, net/http keeps its per-connection state alive (4 KiB read
+	// and 4 KiB write buffers, the request, a deep stack), about 12 KiB per
+	// idle connection that nothing uses after the hijack. Returning ends
+	// net/http's goroutine, so the goroutine count is the same.
+	go c.readLoop()
 }
 
 func (s *Server) removeConn(c *conn) {
@@ -206,6 +221,23 @@ func (s *Server) room(topic string, create bool) *room {
 		r = &room{topic: topic, subs: map[*subscription]struct{}{}, presence: map[string][]*presenceMeta{}}
 		s.rooms[topic] = r
 	}
+	return r
+}
+
+// lockRoom returns the room for topic, created if needed, with its lock
+// held. Taking the room lock before releasing the server lock (the order
+// dropRoomIfEmpty uses) means the room cannot be dropped as empty between
+// the lookup and the caller adding its member, which would leave that
+// member in a room no one else can reach.
+func (s *Server) lockRoom(topic string) *room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[topic]
+	if r == nil {
+		r = &room{topic: topic, subs: map[*subscription]struct{}{}, presence: map[string][]*presenceMeta{}}
+		s.rooms[topic] = r
+	}
+	r.mu.Lock()
 	return r
 }
 

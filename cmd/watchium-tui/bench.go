@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/watchium/watchium-tui/internal/chatbench"
 	"github.com/watchium/watchium-tui/internal/syncbench"
 )
 
@@ -17,7 +18,46 @@ func newBenchCmd() *cobra.Command {
 		Long: `Benchmarks that run entirely on loopback (127.0.0.1) and print a table.
 They start their own server, mpv players and clients, and stop them when done.`,
 	}
-	cmd.AddCommand(newBenchSyncCmd())
+	cmd.AddCommand(newBenchSyncCmd(), newBenchChatCmd())
+	return cmd
+}
+
+func newBenchChatCmd() *cobra.Command {
+	var cfg chatbench.Config
+	cmd := &cobra.Command{
+		Use:   "chat",
+		Short: "Durable chat: REST insert → postgres_changes delivery latency, inserts per second",
+		Long: `Starts the embedded server with an on-disk store, opens --rooms rooms with
+--listeners clients each listening to postgres_changes on comments, then has
+--writers clients insert comments over REST as fast as they are acknowledged
+for --duration, and reports delivery latency and sustained inserts per second.`,
+		Example: `  watchium-tui bench chat
+  watchium-tui bench chat --rooms 100 --writers 1 --duration 5s`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var results []chatbench.Result
+			for _, writers := range []int{1, cfg.Writers} {
+				c := cfg
+				c.Writers = writers
+				fmt.Fprintf(cmd.ErrOrStderr(), "running %d rooms × %d listeners, %d writers…\n", c.Rooms, c.Listeners, c.Writers)
+				r, err := chatbench.Run(cmd.Context(), c)
+				if err != nil {
+					return err
+				}
+				results = append(results, r)
+				if writers == cfg.Writers {
+					break
+				}
+			}
+			chatbench.FormatTable(cmd.OutOrStdout(), results)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Rooms, "rooms", 100, "active rooms")
+	f.IntVar(&cfg.Listeners, "listeners", 2, "listeners per room")
+	f.IntVar(&cfg.Writers, "writers", 8, "concurrent writers")
+	f.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to insert")
 	return cmd
 }
 

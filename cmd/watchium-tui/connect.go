@@ -16,6 +16,7 @@ import (
 
 	"github.com/watchium/watchium-tui/realtime"
 	"github.com/watchium/watchium-tui/server"
+	"github.com/watchium/watchium-tui/server/store"
 )
 
 // validRoom checks a room id: it becomes part of a topic, which binary
@@ -83,7 +84,12 @@ func connect(ctx context.Context, g globalFlags, log *slog.Logger, startLocal bo
 	if lerr != nil {
 		return nil, nil, unreachable(g.server, err)
 	}
-	srv, _ := startServer(ctx, ln, server.Config{AnonKey: g.key, Logger: log})
+	st, serr := store.Open(defaultDataDir())
+	if serr != nil {
+		st, _ = store.Open(":memory:")
+	}
+	srv, _ := startServer(ctx, ln, server.Config{AnonKey: g.key, Logger: log, Store: st})
+	srv.onStop = func() { _ = st.Close() }
 	say(fmt.Sprintf("no server was running at %s: started one inside this process (it stops when you leave; run `watchium-tui serve` to keep one up)", g.server))
 	c, err = realtime.NewClient(g.server, opts)
 	if err != nil {

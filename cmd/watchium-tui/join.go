@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
 	"github.com/watchium/watchium-tui/player"
+	"github.com/watchium/watchium-tui/rest"
 	"github.com/watchium/watchium-tui/room"
 	"github.com/watchium/watchium-tui/ui"
 )
@@ -130,6 +131,9 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 	cfg := room.Config{
 		RoomID: roomID, UserID: newUserID(f.name), Username: f.name, AvatarURL: f.avatarURL,
 		WantHost: f.host, Server: f.server, Logger: log,
+	}
+	if rc, err := rest.New(f.server, f.key); err == nil {
+		cfg.Store = room.RESTStore{C: rc}
 	}
 	jctx, jcancel := withTimeout(ctx, 15*time.Second)
 	r, err := room.Join(jctx, client, cfg, rp)

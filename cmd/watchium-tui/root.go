@@ -54,11 +54,11 @@ a Supabase project (--server https://xyz.supabase.co --key ANON_KEY).`,
   watchium-tui say movie "popcorn break in 5"`,
 		Version:       version,
 		SilenceUsage:  true,
-		SilenceErrors: false,
+		SilenceErrors: true, // main prints the error once
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(), newJoinCmd(), newSayCmd(), newTailCmd(), newMembersCmd(), newBenchCmd())
+	root.AddCommand(newServeCmd(), newJoinCmd(), newSayCmd(), newTailCmd(), newMembersCmd(), newBenchCmd(), newDemoCmd())
 	return root
 }
 

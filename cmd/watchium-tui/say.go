@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/watchium/watchium-tui/realtime"
+	"github.com/watchium/watchium-tui/rest"
 	"github.com/watchium/watchium-tui/room"
 )
 
@@ -43,10 +45,14 @@ and says why. Nothing is retried silently.`,
 			if err := ch.Subscribe(ctx); err != nil {
 				return fmt.Errorf("joining room %q: %w", roomID, err)
 			}
-			if err := room.SendComment(ctx, ch, c); err != nil {
-				return err
+			// Stored first when the server keeps history: then it survives a
+			// restart. The broadcast reaches members either way.
+			if rc, err := rest.New(g.server, g.key); err == nil {
+				if err := (room.RESTStore{C: rc}).AddComment(ctx, c); err != nil && !errors.Is(err, room.ErrNoStore) {
+					return fmt.Errorf("message not sent: %w", err)
+				}
 			}
-			return nil
+			return room.SendComment(ctx, ch, c)
 		},
 	}
 	addServerFlags(cmd, &g)

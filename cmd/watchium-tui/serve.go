@@ -7,13 +7,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/watchium/watchium-tui/server"
+	"github.com/watchium/watchium-tui/server/store"
 )
 
 type serveFlags struct {
+	data    string
 	addr    string
 	anonKey string
 	rate    int
@@ -39,6 +43,7 @@ the same key (watchium-tui --key, or realtime-js's apikey).`,
 		},
 	}
 	cmd.Flags().StringVar(&f.addr, "addr", "127.0.0.1:4000", "address to listen on")
+	cmd.Flags().StringVar(&f.data, "data", defaultDataDir(), "where rooms and chat history are kept (:memory: keeps nothing)")
 	cmd.Flags().StringVar(&f.anonKey, "anon-key", "", "require this API key from clients")
 	cmd.Flags().IntVar(&f.rate, "max-events", 100, "events per second one connection may send")
 	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "log connections and warnings")
@@ -55,21 +60,39 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w (is another watchium-tui serve running? pick another port with --addr)", f.addr, err)
 	}
-	srv, err := startServer(ctx, ln, server.Config{AnonKey: f.anonKey, EventsPerSecond: f.rate, Logger: log})
+	st, err := store.Open(f.data)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("%w (pick another place with --data, or --data :memory:)", err)
+	}
+	defer st.Close()
+	srv, err := startServer(ctx, ln, server.Config{AnonKey: f.anonKey, EventsPerSecond: f.rate, Logger: log, Store: st})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "watchium realtime server listening on http://%s (Ctrl-C to stop)\n", ln.Addr())
+	fmt.Fprintf(cmd.OutOrStdout(), "watchium realtime server listening on http://%s, data in %s (Ctrl-C to stop)\n", ln.Addr(), f.data)
 	<-ctx.Done()
 	fmt.Fprintln(cmd.OutOrStdout(), "shutting down")
 	return srv.stop()
 }
 
+// defaultDataDir follows the XDG base directory convention.
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "watchium")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "watchium")
+	}
+	return ":memory:"
+}
+
 // runningServer is an embedded server bound to a listener.
 type runningServer struct {
-	hs   *http.Server
-	srv  *server.Server
-	done chan error
+	hs     *http.Server
+	srv    *server.Server
+	done   chan error
+	onStop func()
 }
 
 func startServer(_ context.Context, ln net.Listener, cfg server.Config) (*runningServer, error) {
@@ -86,6 +109,9 @@ func (rs *runningServer) stop() error {
 	// Close the listener first so nobody new arrives, then drain sockets.
 	_ = rs.hs.Close()
 	err := rs.srv.Shutdown(ctx)
+	if rs.onStop != nil {
+		defer rs.onStop()
+	}
 	if serr := <-rs.done; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		return serr
 	}

@@ -74,6 +74,8 @@ async function main() {
   ch1.on('presence', { event: 'join' }, ({ key }) => events1.join.push(key))
   ch1.on('presence', { event: 'leave' }, ({ key }) => events1.leave.push(key))
   ch2.on('presence', { event: 'sync' }, () => {})
+  const changes = []
+  ch1.on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'comments', filter: 'room_id=eq.conformance' }, (p) => changes.push(p))
   await subscribe(ch1, { name: 'js one' })
   await subscribe(ch2, { name: 'js two' })
   step('subscribed')
@@ -114,6 +116,25 @@ async function main() {
   assert.equal(res.success, true)
   await until('http broadcast at js2', () => got2.find((m) => m.event === 'viahttp'))
   step('http-broadcast')
+
+  // postgres_changes: a comment inserted over REST reaches the listener,
+  // converted by column type; one for another room does not.
+  const insert = (room, content) => fetch(url + '/rest/v1/comments', {
+    method: 'POST',
+    headers: { apikey, 'Content-Type': 'application/json', Prefer: 'return=representation' },
+    body: JSON.stringify({ room_id: room, user_id: 'js1', username: 'js one', content }),
+  })
+  assert.equal((await insert('elsewhere', 'not for us')).status, 201)
+  const res2 = await insert('conformance', 'from rest')
+  assert.equal(res2.status, 201)
+  const [row] = await res2.json()
+  const change = await until('postgres_changes INSERT', () => changes.find((c) => c.new.content === 'from rest'))
+  assert.equal(change.eventType, 'INSERT')
+  assert.equal(change.table, 'comments')
+  assert.equal(change.new.id, row.id)
+  assert.equal(change.new.is_system_message, false)
+  assert.ok(!changes.find((c) => c.new.content === 'not for us'), 'filter let another room through')
+  step('postgres-changes')
 
   // Server restart: clients come back by themselves, presence restored.
   const before = events1.sync

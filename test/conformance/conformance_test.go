@@ -46,12 +46,13 @@ type serveProc struct {
 	t    *testing.T
 	bin  string
 	addr string
+	data string
 	cmd  *exec.Cmd
 }
 
 func (s *serveProc) start() {
 	s.t.Helper()
-	s.cmd = exec.Command(s.bin, "serve", "--addr", s.addr, "--anon-key", "anon")
+	s.cmd = exec.Command(s.bin, "serve", "--addr", s.addr, "--anon-key", "anon", "--data", s.data)
 	s.cmd.Stderr = os.Stderr
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
@@ -100,7 +101,7 @@ func TestRealtimeJSConformance(t *testing.T) {
 	_, modErr := os.Stat("node_modules/@supabase/realtime-js/package.json")
 	need(t, modErr == nil, "test/conformance/node_modules (npm ci in test/conformance)")
 
-	srv := &serveProc{t: t, bin: buildBinary(t), addr: freeAddr(t)}
+	srv := &serveProc{t: t, bin: buildBinary(t), addr: freeAddr(t), data: t.TempDir()}
 	srv.start()
 	t.Cleanup(srv.stop)
 	url := "http://" + srv.addr
@@ -176,7 +177,7 @@ func TestRealtimeJSConformance(t *testing.T) {
 	if err := node.Wait(); err != nil {
 		t.Fatalf("realtime-js conformance failed after steps %v: %v", steps, err)
 	}
-	if got := strings.Join(steps, ","); got != "subscribed,presence,broadcast,go-roundtrip,http-broadcast,restart,leave,done" {
+	if got := strings.Join(steps, ","); got != "subscribed,presence,broadcast,go-roundtrip,http-broadcast,postgres-changes,restart,leave,done" {
 		t.Fatalf("steps: %s", got)
 	}
 	// The Go side saw JS's binary broadcast and ping.

@@ -1,0 +1,84 @@
+// Package store keeps the embedded server's durable state in SQLite (pure
+// Go, no cgo): rooms, room members and chat comments, with versioned
+// migrations, a PostgREST-like query surface and the change records the
+// server turns into postgres_changes events.
+package store
+
+import "fmt"
+
+// Column is one column of a table, with the PostgreSQL type name that
+// postgres_changes reports for it (the same schema runs on Supabase).
+type Column struct {
+	Name   string
+	PGType string // text, float8, int8, bool, timestamptz
+}
+
+// Table describes one table clients may query.
+type Table struct {
+	Name    string
+	Key     []string // primary key columns
+	Columns []Column
+}
+
+func (t Table) column(name string) (Column, bool) {
+	for _, c := range t.Columns {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Column{}, false
+}
+
+// Tables are the spec's tables, as clients see them.
+var Tables = map[string]Table{
+	"rooms": {Name: "rooms", Key: []string{"room_id"}, Columns: []Column{
+		{"room_id", "text"}, {"host_user_id", "text"}, {"current_playback_time", "float8"},
+		{"is_playing", "bool"}, {"media_filename", "text"}, {"media_duration", "float8"},
+		{"media_size", "int8"}, {"updated_at", "timestamptz"},
+	}},
+	"room_members": {Name: "room_members", Key: []string{"room_id", "user_id"}, Columns: []Column{
+		{"room_id", "text"}, {"user_id", "text"}, {"username", "text"}, {"avatar_url", "text"},
+		{"joined_at", "timestamptz"}, {"last_seen", "timestamptz"},
+	}},
+	"comments": {Name: "comments", Key: []string{"id"}, Columns: []Column{
+		{"id", "text"}, {"room_id", "text"}, {"user_id", "text"}, {"username", "text"},
+		{"content", "text"}, {"created_at", "timestamptz"}, {"is_system_message", "bool"},
+	}},
+}
+
+// MaxContent bounds a comment, as the Supabase schema's check does.
+const MaxContent = 4000
+
+// migrations are applied in order; each index+1 is a schema version. Never
+// edit one that has shipped: add another.
+var migrations = []string{
+	`CREATE TABLE rooms (
+		room_id TEXT PRIMARY KEY,
+		host_user_id TEXT,
+		current_playback_time REAL NOT NULL DEFAULT 0,
+		is_playing INTEGER NOT NULL DEFAULT 0,
+		media_filename TEXT,
+		media_duration REAL,
+		media_size INTEGER,
+		updated_at TEXT NOT NULL
+	);
+	CREATE TABLE room_members (
+		room_id TEXT NOT NULL,
+		user_id TEXT NOT NULL,
+		username TEXT NOT NULL,
+		avatar_url TEXT,
+		joined_at TEXT NOT NULL,
+		last_seen TEXT NOT NULL,
+		PRIMARY KEY (room_id, user_id)
+	);
+	CREATE TABLE comments (
+		id TEXT PRIMARY KEY,
+		room_id TEXT NOT NULL,
+		user_id TEXT NOT NULL,
+		username TEXT NOT NULL,
+		content TEXT NOT NULL CHECK (length(content) BETWEEN 1 AND ` + fmt.Sprint(MaxContent) + `),
+		created_at TEXT NOT NULL,
+		is_system_message INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE INDEX comments_room_created ON comments (room_id, created_at);`,
+}
