@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -32,10 +33,14 @@ const HistoryLimit = 50
 // RESTStore keeps history through the Supabase-shaped REST endpoints.
 type RESTStore struct{ C *rest.Client }
 
+// noStore maps "there are no tables here" and "these tables are not for
+// you" (a Supabase project without our schema, or row-level security
+// refusing an anonymous key) to ErrNoStore: chat then goes by broadcast.
 func noStore(err error) error {
 	var re *rest.Error
-	if errors.As(err, &re) && (re.Status == http.StatusNotFound || re.Code == "42P01" || re.Code == "PGRST205") {
-		return ErrNoStore
+	if errors.As(err, &re) && (re.Status == http.StatusNotFound || re.Status == http.StatusUnauthorized ||
+		re.Status == http.StatusForbidden || re.Code == "42P01" || re.Code == "PGRST205" || re.Code == "42501") {
+		return fmt.Errorf("%w (%v)", ErrNoStore, err)
 	}
 	return err
 }

@@ -231,9 +231,13 @@ func (s *Server) serveSyncControl(w http.ResponseWriter, r *http.Request) {
 		restError(w, err)
 		return
 	}
-	if len(existing) == 1 && existing[0]["host_user_id"] != nil && existing[0]["host_user_id"] != req.UserID {
-		writeJSONError(w, http.StatusForbidden, fmt.Sprintf("only the room's host (%v) can control playback", existing[0]["host_user_id"]))
-		return
+	if len(existing) == 1 {
+		// The stored host keeps the role while it is in the room; once it
+		// has left, whoever the members elected may take over.
+		if host, _ := existing[0]["host_user_id"].(string); host != "" && host != req.UserID && s.present("realtime:room:"+req.RoomID, host) {
+			writeJSONError(w, http.StatusForbidden, fmt.Sprintf("only the room's host (%s) can control playback", host))
+			return
+		}
 	}
 	set := store.Row{"current_playback_time": *req.CurrentTime, "host_user_id": req.UserID}
 	switch req.Action {

@@ -143,11 +143,36 @@ func TestSyncControlHostOnlyAndBroadcasts(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no play broadcast")
 	}
+	// While the host is in the room (tracked in presence), nobody else may.
+	hc, _ := realtime.NewClient(url, realtime.Options{})
+	if err := hc.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hostCh := hc.Channel("room:movie", realtime.ChannelConfig{Presence: realtime.PresenceConfig{Key: "host"}})
+	if err := hostCh.Subscribe(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := hostCh.Track(ctx, map[string]any{"user_id": "host"}); err != nil {
+		t.Fatal(err)
+	}
 	if code, body := control("intruder", "pause", 1); code != 403 || !strings.Contains(body, "host") {
 		t.Fatalf("non-host: %d %s", code, body)
 	}
 	if code, _ := control("host", "pause", 20); code != 200 {
 		t.Fatal("host pause refused")
+	}
+	// Once the host has left the room, the member the room elected takes over.
+	hc.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, body := control("successor", "seek", 30)
+		if code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("successor still refused after the host left: %d %s", code, body)
+		}
+		time.Sleep(20 * time.Millisecond) // the server notices the closed socket asynchronously
 	}
 	select {
 	case pc := <-changes:

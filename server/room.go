@@ -350,3 +350,14 @@ func newUUID() string {
 	b[8] = (b[8] & 0x3f) | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
+
+// present reports whether key is tracked in topic's presence.
+func (s *Server) present(topic, key string) bool {
+	r := s.room(topic, false)
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.presence[key]) > 0
+}
