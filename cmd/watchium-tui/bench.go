@@ -2,11 +2,15 @@ package main
 
 import (
 	"fmt"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/watchium/watchium-tui/internal/bench"
 	"github.com/watchium/watchium-tui/internal/chatbench"
 	"github.com/watchium/watchium-tui/internal/syncbench"
 )
@@ -18,8 +22,99 @@ func newBenchCmd() *cobra.Command {
 		Long: `Benchmarks that run entirely on loopback (127.0.0.1) and print a table.
 They start their own server, mpv players and clients, and stop them when done.`,
 	}
-	cmd.AddCommand(newBenchSyncCmd(), newBenchChatCmd())
+	cmd.AddCommand(newBenchSyncCmd(), newBenchChatCmd(), newBenchFanoutCmd())
 	return cmd
+}
+
+func newBenchFanoutCmd() *cobra.Command {
+	var idle int
+	cmd := &cobra.Command{
+		Use:   "fanout",
+		Short: "Broadcast fan-out latency of the embedded server, and memory per idle connection",
+		Long: `Starts 'watchium-tui serve' as a separate process on a free loopback port,
+then measures broadcast latency (sender → every other member) for 1 room of
+10, 100 and 1000 members and 100 rooms of 10 members tracking presence every
+3 s, and the server's RSS growth per idle joined connection.`,
+		Example: `  watchium-tui bench fanout`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			url, _, stop, err := spawnServe(cmd)
+			if err != nil {
+				return err
+			}
+			var rs []bench.FanoutResult
+			for _, cfg := range bench.Scenarios() {
+				fmt.Fprintf(cmd.ErrOrStderr(), "running %s…\n", cfg)
+				r, err := bench.RunFanout(ctx, url, cfg)
+				if err != nil {
+					stop()
+					return fmt.Errorf("%s: %w", cfg, err)
+				}
+				rs = append(rs, r)
+			}
+			stop()
+			// A fresh server, so the load above does not blur the baseline.
+			url, pid, stop, err := spawnServe(cmd)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			fmt.Fprintf(cmd.ErrOrStderr(), "measuring %d idle connections…\n", idle)
+			kib, err := bench.MeasureIdleRSS(ctx, url, idle, bench.ProcRSS(pid))
+			if err != nil {
+				return fmt.Errorf("idle memory: %w", err)
+			}
+			bench.FormatTable(cmd.OutOrStdout(), rs)
+			fmt.Fprintf(cmd.OutOrStdout(), "\nserver RSS per idle joined connection (%d connections): %.1f KiB\n", idle, kib)
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&idle, "idle", 1000, "idle connections for the memory measurement")
+	return cmd
+}
+
+// spawnServe starts this binary's serve command on a free loopback port and
+// returns its URL and pid; stop ends it (by its pid).
+func spawnServe(cmd *cobra.Command) (string, int, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", 0, nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", 0, nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	child := exec.Command(self, "serve", "--addr", addr, "--data", ":memory:", "--max-events", "100000")
+	child.Stderr = cmd.ErrOrStderr()
+	if err := child.Start(); err != nil {
+		return "", 0, nil, err
+	}
+	stop := func() {
+		_ = child.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = child.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = child.Process.Kill()
+			<-done
+		}
+	}
+	url := "http://" + addr
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if resp, err := http.Get(url + "/healthz"); err == nil {
+			resp.Body.Close()
+			return url, child.Process.Pid, stop, nil
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return "", 0, nil, fmt.Errorf("the benchmark server did not start on %s", addr)
+		}
+		time.Sleep(20 * time.Millisecond) // waiting for the child's port, with a deadline
+	}
 }
 
 func newBenchChatCmd() *cobra.Command {

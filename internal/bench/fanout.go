@@ -495,9 +495,12 @@ func runFanout(ctx context.Context, rawURL string, cfg FanoutConfig, measuring f
 		if phase := time.Duration(cfg.Messages) * cfg.Interval; phase < 3*period {
 			period = max(phase/3, 100*time.Millisecond)
 		}
-		for _, rm := range rooms {
+		for i, rm := range rooms {
 			wg.Add(1)
-			go func() { defer wg.Done(); rm.trackLoop(runCtx, r, period) }()
+			// Rooms are offset within one step too, so the tracks of all
+			// rooms are spread evenly instead of arriving in bursts.
+			offset := period / time.Duration(cfg.Members) * time.Duration(i) / time.Duration(len(rooms))
+			go func() { defer wg.Done(); rm.trackLoop(runCtx, r, period, offset) }()
 		}
 	}
 	for i, rm := range rooms {
@@ -640,8 +643,17 @@ func (rm *benchRoom) sendLoop(ctx context.Context, r *run, offset time.Duration)
 }
 
 // trackLoop re-tracks each member's presence once per period, spread over
-// the period, until ctx ends.
-func (rm *benchRoom) trackLoop(ctx context.Context, r *run, period time.Duration) {
+// the period and starting after offset, until ctx ends.
+func (rm *benchRoom) trackLoop(ctx context.Context, r *run, period, offset time.Duration) {
+	if offset > 0 {
+		t := time.NewTimer(offset)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
 	step := period / time.Duration(len(rm.members))
 	tk := time.NewTicker(step)
 	defer tk.Stop()
