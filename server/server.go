@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -295,4 +296,28 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{Connections: len(s.conns), Rooms: len(s.rooms)}
+}
+
+// Start serves on ln in the background. stop closes the listener, then
+// every connection, waiting up to five seconds for them to finish.
+func (s *Server) Start(ln net.Listener) (stop func() error) {
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(ln) }()
+	var once sync.Once
+	var err error
+	return func() error {
+		once.Do(func() {
+			// Listener first so nobody new arrives; hijacked WebSockets are
+			// not closed by http.Server, so Shutdown drains them.
+			_ = hs.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err = s.Shutdown(ctx)
+			if serr := <-done; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+				err = serr
+			}
+		})
+		return err
+	}
 }

@@ -14,7 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/watchium/watchium-tui/realtime"
+	"github.com/watchium/watchium-tui/room"
 	"github.com/watchium/watchium-tui/server"
 	"github.com/watchium/watchium-tui/server/store"
 )
@@ -129,4 +131,30 @@ func loopbackAddr(raw string) (string, bool) {
 
 func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, d)
+}
+
+// subscribeRoom connects and joins roomID's channel for the one-shot
+// commands (say, tail, members); setup registers handlers before the join.
+// close ends the connection.
+func subscribeRoom(ctx context.Context, cmd *cobra.Command, g globalFlags, roomID string, cfg realtime.ChannelConfig, setup func(*realtime.Channel)) (*realtime.Channel, func(), error) {
+	client, closeFn, err := connect(ctx, g, newLogger(debugWriter(cmd, g), g.debug), false, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	ch := client.Channel(room.ChannelName(roomID), cfg)
+	if setup != nil {
+		setup(ch)
+	}
+	if err := ch.Subscribe(ctx); err != nil {
+		closeFn()
+		return nil, nil, fmt.Errorf("joining room %q: %w", roomID, err)
+	}
+	return ch, closeFn, nil
+}
+
+func debugWriter(cmd *cobra.Command, g globalFlags) io.Writer {
+	if g.debug {
+		return cmd.ErrOrStderr()
+	}
+	return nil
 }

@@ -46,22 +46,18 @@ sync (within 2 s of the host, and following it) with their measured offset.`,
 			}
 			ctx, cancel := withTimeout(cmd.Context(), 15*time.Second)
 			defer cancel()
-			client, closeFn, err := connect(ctx, g, newLogger(debugWriter(cmd, g), g.debug), false, nil)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
 			synced := make(chan struct{}, 1)
-			ch := client.Channel(room.ChannelName(roomID), realtime.ChannelConfig{})
-			ch.OnPresenceSync(func() {
+			onSync := func() {
 				select {
 				case synced <- struct{}{}:
 				default:
 				}
-			})
-			if err := ch.Subscribe(ctx); err != nil {
-				return fmt.Errorf("joining room %q: %w", roomID, err)
 			}
+			ch, closeFn, err := subscribeRoom(ctx, cmd, g, roomID, realtime.ChannelConfig{}, func(ch *realtime.Channel) { ch.OnPresenceSync(onSync) })
+			if err != nil {
+				return err
+			}
+			defer closeFn()
 			select {
 			case <-synced:
 			case <-ctx.Done():

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -36,15 +35,11 @@ and says why. Nothing is retried silently.`,
 			}
 			ctx, cancel := withTimeout(cmd.Context(), 15*time.Second)
 			defer cancel()
-			client, closeFn, err := connect(ctx, g, newLogger(debugWriter(cmd, g), g.debug), false, nil)
+			ch, closeFn, err := subscribeRoom(ctx, cmd, g, roomID, realtime.ChannelConfig{Broadcast: realtime.BroadcastConfig{Ack: true}}, nil)
 			if err != nil {
 				return err
 			}
 			defer closeFn()
-			ch := client.Channel(room.ChannelName(roomID), realtime.ChannelConfig{Broadcast: realtime.BroadcastConfig{Ack: true}})
-			if err := ch.Subscribe(ctx); err != nil {
-				return fmt.Errorf("joining room %q: %w", roomID, err)
-			}
 			// Stored first when the server keeps history: then it survives a
 			// restart. The broadcast reaches members either way.
 			if rc, err := rest.New(g.server, g.key); err == nil {
@@ -58,11 +53,4 @@ and says why. Nothing is retried silently.`,
 	addServerFlags(cmd, &g)
 	cmd.Flags().StringVar(&g.name, "name", defaultName(), "your name in the room (env WATCHIUM_NAME)")
 	return cmd
-}
-
-func debugWriter(cmd *cobra.Command, g globalFlags) io.Writer {
-	if g.debug {
-		return cmd.ErrOrStderr()
-	}
-	return nil
 }

@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/watchium/watchium-tui/server"
@@ -89,31 +86,18 @@ func defaultDataDir() string {
 
 // runningServer is an embedded server bound to a listener.
 type runningServer struct {
-	hs     *http.Server
-	srv    *server.Server
-	done   chan error
+	stopFn func() error
 	onStop func()
 }
 
 func startServer(_ context.Context, ln net.Listener, cfg server.Config) (*runningServer, error) {
-	srv := server.New(cfg)
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	rs := &runningServer{hs: hs, srv: srv, done: make(chan error, 1)}
-	go func() { rs.done <- hs.Serve(ln) }()
-	return rs, nil
+	return &runningServer{stopFn: server.New(cfg).Start(ln)}, nil
 }
 
 func (rs *runningServer) stop() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	// Close the listener first so nobody new arrives, then drain sockets.
-	_ = rs.hs.Close()
-	err := rs.srv.Shutdown(ctx)
+	err := rs.stopFn()
 	if rs.onStop != nil {
-		defer rs.onStop()
-	}
-	if serr := <-rs.done; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-		return serr
+		rs.onStop()
 	}
 	return err
 }

@@ -55,14 +55,8 @@ func newTailCmd() *cobra.Command {
 			ctx := cmd.Context()
 			cctx, cancel := withTimeout(ctx, 15*time.Second)
 			defer cancel()
-			client, closeFn, err := connect(cctx, g, newLogger(debugWriter(cmd, g), g.debug), false, nil)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
 			out := &jsonLines{w: cmd.OutOrStdout()}
-			ch := client.Channel(room.ChannelName(roomID), realtime.ChannelConfig{})
-			ch.OnBroadcast("*", func(b realtime.Broadcast) {
+			printEvent := func(b realtime.Broadcast) {
 				var env room.Envelope
 				if json.Unmarshal(b.Payload, &env) != nil || !specTypes[env.Type] || env.Type != b.Event {
 					return
@@ -71,10 +65,12 @@ func newTailCmd() *cobra.Command {
 					return
 				}
 				out.print(env)
-			})
-			if err := ch.Subscribe(cctx); err != nil {
-				return fmt.Errorf("joining room %q: %w", roomID, err)
 			}
+			_, closeFn, err := subscribeRoom(cctx, cmd, g, roomID, realtime.ChannelConfig{}, func(ch *realtime.Channel) { ch.OnBroadcast("*", printEvent) })
+			if err != nil {
+				return err
+			}
+			defer closeFn()
 			<-ctx.Done()
 			return nil
 		},

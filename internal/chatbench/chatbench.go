@@ -10,7 +10,6 @@ import (
 	"io"
 	"math"
 	"net"
-	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -59,15 +58,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	srv := server.New(server.Config{Store: st, EventsPerSecond: 100000})
-	hs := &http.Server{Handler: srv}
-	go func() { _ = hs.Serve(ln) }()
-	defer func() {
-		_ = hs.Close()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
+	stop := server.New(server.Config{Store: st, EventsPerSecond: 100000}).Start(ln)
+	defer stop()
 	url := "http://" + ln.Addr().String()
 
 	var mu sync.Mutex

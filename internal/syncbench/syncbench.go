@@ -12,7 +12,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -138,15 +137,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	srv := server.New(server.Config{EventsPerSecond: 1000})
-	hs := &http.Server{Handler: srv}
-	go func() { _ = hs.Serve(ln) }()
-	defer func() {
-		_ = hs.Close()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
+	stop := server.New(server.Config{EventsPerSecond: 1000}).Start(ln)
+	defer stop()
 	direct := "http://" + ln.Addr().String()
 	followURL := direct
 	if cfg.Delay > 0 {
