@@ -126,6 +126,11 @@ func (c *Client) Insert(ctx context.Context, table string, row any, upsert bool,
 	return c.do(ctx, http.MethodPost, "/rest/v1/"+url.PathEscape(table), row, map[string]string{"Prefer": prefer}, out)
 }
 
+// Delete removes the rows of table matching params (PostgREST filters).
+func (c *Client) Delete(ctx context.Context, table string, params url.Values) error {
+	return c.do(ctx, http.MethodDelete, "/rest/v1/"+url.PathEscape(table)+"?"+params.Encode(), nil, nil, nil)
+}
+
 // Function calls an edge function with a JSON body.
 func (c *Client) Function(ctx context.Context, name string, body, out any) error {
 	return c.do(ctx, http.MethodPost, "/functions/v1/"+name, body, nil, out)

@@ -128,6 +128,7 @@ func (c *fakeChannel) PresenceState() map[string][]realtime.Presence {
 
 // fakePlayer is a player that does what it is told at once.
 type fakePlayer struct {
+	media  player.MediaInfo
 	mu     sync.Mutex
 	st     player.State
 	events chan player.Event
@@ -135,7 +136,8 @@ type fakePlayer struct {
 }
 
 func newFakePlayer() *fakePlayer {
-	return &fakePlayer{st: player.State{Loaded: true, Paused: true, Speed: 1, Duration: 600}, events: make(chan player.Event, 100)}
+	return &fakePlayer{st: player.State{Loaded: true, Paused: true, Speed: 1, Duration: 600}, events: make(chan player.Event, 100),
+		media: player.MediaInfo{Filename: "movie.mkv", Duration: 600}}
 }
 
 func (p *fakePlayer) record(c string) {
@@ -191,7 +193,7 @@ func (p *fakePlayer) SetSpeed(_ context.Context, s float64) error {
 func (p *fakePlayer) ShowText(context.Context, string, time.Duration) error { return nil }
 
 func (p *fakePlayer) Media(context.Context) (player.MediaInfo, error) {
-	return player.MediaInfo{Filename: "movie.mkv", Duration: 600}, nil
+	return p.media, nil
 }
 
 func (p *fakePlayer) State() player.State {

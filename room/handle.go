@@ -181,4 +181,5 @@ func (r *Room) announceJoin() {
 
 func (r *Room) leave() {
 	r.post(TypeMemberLeft, MemberPayload{UserID: r.cfg.UserID, Username: r.s.username})
+	r.leaveStore()
 }

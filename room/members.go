@@ -69,11 +69,11 @@ type state struct {
 	applying    bool    // a discontinuity is being applied
 
 	// timer generations
-	seekGen, presenceGen, hostGoneGen, unpauseGen, electGen int
-	lastTrack                                               time.Time
-	trackQueued                                             bool
-	pendingSeek                                             *PlaybackPayload
-	mediaWarned                                             string
+	seekGen, presenceGen, hostGoneGen, unpauseGen, electGen, roomStateGen int
+	lastTrack                                                             time.Time
+	trackQueued                                                           bool
+	pendingSeek                                                           *PlaybackPayload
+	mediaWarned                                                           string
 }
 
 func (s *state) init(cfg Config) {

@@ -279,6 +279,8 @@ func (r *Room) dispatch(ctx context.Context, it any) {
 		r.onConn(m.ev)
 	case inCmd:
 		m.done <- m.fn()
+	case inRoomState:
+		r.onRoomState(ctx, m.st)
 	case inTimer:
 		if m.gen == nil || *m.gen == m.want {
 			m.fn()

@@ -2,6 +2,8 @@ package room
 
 import (
 	"context"
+
+	"github.com/watchium/watchium-tui/player"
 	"math"
 	"strings"
 	"testing"
@@ -26,8 +28,12 @@ func fastConfig(id string, host bool) Config {
 
 func addMember(t *testing.T, bus *fakeBus, cfg Config) *member {
 	t.Helper()
+	return addMemberWith(t, bus, cfg, newFakePlayer())
+}
+
+func addMemberWith(t *testing.T, bus *fakeBus, cfg Config, p *fakePlayer) *member {
+	t.Helper()
 	ch := bus.channel(cfg.UserID)
-	p := newFakePlayer()
 	r := New(cfg, ch, p)
 	bus.mu.Lock()
 	ch.room = r
@@ -216,4 +222,22 @@ func TestSayDedupesAndValidates(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCond(t, "comment on the wire", func() bool { return len(bus.sentOfType(TypeNewComment)) == 1 })
+}
+
+func TestDifferentMediaIsFlaggedToEveryone(t *testing.T) {
+	bus := newFakeBus()
+	h := addMember(t, bus, fastConfig("alice", true))
+	waitCond(t, "alice hosts", hostIs(t, h, "alice"))
+	other := newFakePlayer()
+	other.media = player.MediaInfo{Filename: "movie.720p.mkv", Duration: 598}
+	f := addMemberWith(t, bus, fastConfig("bob", false), other)
+	waitCond(t, "bob sees his own mismatch", func() bool { s, _ := f.snap(t).Self(); return s.MediaMismatch })
+	waitCond(t, "alice sees bob's mismatch", func() bool {
+		for _, m := range h.snap(t).Members {
+			if m.UserID == "bob" {
+				return m.MediaMismatch
+			}
+		}
+		return false
+	})
 }

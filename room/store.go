@@ -22,6 +22,21 @@ type Store interface {
 	// Control records a host's play, pause or seek (and the server
 	// broadcasts it to the room).
 	Control(ctx context.Context, roomID, action string, p PlaybackPayload) error
+	// RoomState is the stored room row; ok is false when there is none.
+	RoomState(ctx context.Context, roomID string) (st RoomState, ok bool, err error)
+	// Enter and Leave keep the member's room_members row (on Supabase,
+	// row-level security lets only members read a room).
+	Enter(ctx context.Context, roomID string, m MemberPayload) error
+	Leave(ctx context.Context, roomID, userID string) error
+}
+
+// RoomState is the stored state of a room: what a late joiner sees while
+// the host is away.
+type RoomState struct {
+	HostUserID  string  `json:"host_user_id"`
+	CurrentTime float64 `json:"current_playback_time"`
+	IsPlaying   bool    `json:"is_playing"`
+	UpdatedAt   string  `json:"updated_at"`
 }
 
 // ErrNoStore means the server keeps no tables; chat goes by broadcast only.
@@ -74,6 +89,33 @@ func (s RESTStore) Control(ctx context.Context, roomID, action string, p Playbac
 	return noStore(s.C.Function(ctx, "sync/control", body, nil))
 }
 
+// RoomState reads the room row.
+func (s RESTStore) RoomState(ctx context.Context, roomID string) (RoomState, bool, error) {
+	var rows []RoomState
+	if err := s.C.Select(ctx, "rooms", url.Values{"room_id": {"eq." + roomID}}, &rows); err != nil {
+		return RoomState{}, false, noStore(err)
+	}
+	if len(rows) == 0 {
+		return RoomState{}, false, nil
+	}
+	return rows[0], true, nil
+}
+
+// Enter upserts the member's row.
+func (s RESTStore) Enter(ctx context.Context, roomID string, m MemberPayload) error {
+	row := map[string]any{"room_id": roomID, "user_id": m.UserID, "username": m.Username}
+	if m.AvatarURL != "" {
+		row["avatar_url"] = m.AvatarURL
+	}
+	var out []json.RawMessage
+	return noStore(s.C.Insert(ctx, "room_members", row, true, &out))
+}
+
+// Leave deletes the member's row.
+func (s RESTStore) Leave(ctx context.Context, roomID, userID string) error {
+	return noStore(s.C.Delete(ctx, "room_members", url.Values{"room_id": {"eq." + roomID}, "user_id": {"eq." + userID}}))
+}
+
 // loadHistory shows the room's recent chat to a member who just joined.
 func (r *Room) loadHistory() {
 	st := r.cfg.Store
@@ -82,6 +124,17 @@ func (r *Room) loadHistory() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	me := MemberPayload{UserID: r.cfg.UserID, Username: r.cfg.Username, AvatarURL: r.cfg.AvatarURL}
+	if err := st.Enter(ctx, r.cfg.RoomID, me); err != nil {
+		r.disableStore(err)
+		if errors.Is(err, ErrNoStore) {
+			return
+		}
+		r.log.Warn("room: recording membership", "err", err)
+	}
+	if rs, ok, err := st.RoomState(ctx, r.cfg.RoomID); err == nil && ok {
+		r.in.put(inRoomState{rs})
+	}
 	cs, err := st.History(ctx, r.cfg.RoomID, HistoryLimit)
 	if err != nil {
 		if !errors.Is(err, ErrNoStore) {
@@ -146,4 +199,44 @@ func (r *Room) commentRow(row map[string]json.RawMessage) {
 		return
 	}
 	r.deliverComment(c)
+}
+
+type inRoomState struct{ st RoomState }
+
+// onRoomState uses the stored room while no host is here to say where the
+// room is: a late joiner then waits on the right frame, paused.
+func (r *Room) onRoomState(ctx context.Context, rs RoomState) {
+	// Give presence and the host's own timeline HostGrace to arrive first.
+	r.after(r.cfg.HostGrace, &r.s.roomStateGen, func() { r.applyRoomState(ctx, rs) })
+}
+
+func (r *Room) applyRoomState(ctx context.Context, rs RoomState) {
+	s := &r.s
+	if r.player == nil || s.anchor != nil || ValidTime(rs.CurrentTime) != nil {
+		return
+	}
+	if mi := s.members[s.hostID]; !s.isHost() && mi != nil && mi.online {
+		return // the host's own timeline is on its way
+	}
+	if st := r.player.State(); s.isHost() && (!st.Paused || st.Pos > 1) {
+		return // a host who already started is not moved
+	}
+	c, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if !r.player.State().Paused {
+		_ = r.player.Pause(c)
+	}
+	r.seekTo(c, rs.CurrentTime)
+	r.notice("the room was left at %s; picking up from there", clockString(rs.CurrentTime))
+}
+
+// leaveStore removes our membership row when we leave cleanly.
+func (r *Room) leaveStore() {
+	st := r.store()
+	if st == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = st.Leave(ctx, r.cfg.RoomID, r.cfg.UserID)
 }
