@@ -2,12 +2,12 @@ package room
 
 import (
 	"context"
-
-	"github.com/watchium/watchium-tui/player"
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/watchium/watchium-tui/player"
 )
 
 type member struct {
