@@ -51,8 +51,8 @@ type Config struct {
 	Logger *slog.Logger
 
 	HeartbeatEvery   time.Duration // spec heartbeat broadcast (3 s)
-	AnchorEvery      time.Duration // host's timeline refresh (1 s)
-	ProbeEvery       time.Duration // clock probes to the host (2 s)
+	AnchorEvery      time.Duration // host's timeline refresh (2 s)
+	ProbeEvery       time.Duration // clock probes to the host, after a burst at join (10 s)
 	ControlEvery     time.Duration // follower drift control (100 ms)
 	SeekDebounce     time.Duration // spec seek events (500 ms, trailing)
 	PresenceBatch    time.Duration // presence batching (100 ms)
@@ -67,8 +67,12 @@ func (c *Config) defaults() {
 		}
 	}
 	def(&c.HeartbeatEvery, 3*time.Second)
-	def(&c.AnchorEvery, time.Second)
-	def(&c.ProbeEvery, 2*time.Second)
+	// Every broadcast counts once per receiver against Supabase's message
+	// quota (100/s on the free plan), so steady-state traffic is kept low:
+	// clocks drift by microseconds per second, and the host's timeline only
+	// needs refreshing in case its player stalls.
+	def(&c.AnchorEvery, 2*time.Second)
+	def(&c.ProbeEvery, 10*time.Second)
 	def(&c.ControlEvery, 100*time.Millisecond)
 	def(&c.SeekDebounce, 500*time.Millisecond)
 	def(&c.PresenceBatch, 100*time.Millisecond)
