@@ -14,8 +14,10 @@ import (
 // returns once done.
 
 // Play starts playback for everyone (host only).
+// Unlike a play in mpv itself, it is scheduled a few tens of ms ahead so
+// that everyone starts on the same frame even over a slow link.
 func (r *Room) Play(ctx context.Context) error {
-	return r.hostAction(ctx, "play", func(ctx context.Context) error { return r.player.Play(ctx) })
+	return r.hostAction(ctx, "play", func(context.Context) error { return r.schedulePlay() })
 }
 
 // Pause pauses everyone (host only).

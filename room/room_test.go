@@ -241,3 +241,18 @@ func TestDifferentMediaIsFlaggedToEveryone(t *testing.T) {
 		return false
 	})
 }
+
+func TestPlayFromTheRoomStartsEveryoneTogether(t *testing.T) {
+	_, h, f := twoMembers(t)
+	start := time.Now()
+	if err := h.room.Play(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitCond(t, "both playing", func() bool { return !h.player.State().Paused && !f.player.State().Paused })
+	// Both waited for the scheduled moment (at least the 30 ms minimum
+	// lead), rather than the follower starting as soon as it heard.
+	hs, fs := h.player.State().PosAt, f.player.State().PosAt
+	if hs.Sub(start) < 25*time.Millisecond || fs.Sub(start) < 25*time.Millisecond {
+		t.Fatalf("started before the scheduled moment: host after %v, follower after %v", hs.Sub(start), fs.Sub(start))
+	}
+}

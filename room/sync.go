@@ -235,6 +235,48 @@ func (r *Room) detach(why string) {
 	r.publishSnapshot()
 }
 
+// playLead is how far ahead a /play from the room is scheduled, so that
+// everyone, the host included, starts on the same frame: the slowest
+// member's one-way delay plus a margin, within bounds.
+func (r *Room) playLead() time.Duration {
+	worst := 0.0
+	for id, mi := range r.s.members {
+		if id != r.cfg.UserID && mi.online {
+			worst = max(worst, mi.meta.RTTMS)
+		}
+	}
+	lead := time.Duration((worst/2 + 25) * float64(time.Millisecond))
+	return min(max(lead, 30*time.Millisecond), 400*time.Millisecond)
+}
+
+// schedulePlay starts everyone at once: followers get the timeline with a
+// start time slightly in the future, and the host's own mpv starts then.
+func (r *Room) schedulePlay() error {
+	s := &r.s
+	st := r.player.State()
+	if !st.Paused {
+		return nil
+	}
+	lead := r.playLead()
+	start := time.Now().Add(lead)
+	s.seq++
+	speed := st.Speed
+	if speed <= 0 {
+		speed = 1
+	}
+	p := PlaybackPayload{CurrentTime: st.Pos, UserID: r.cfg.UserID, Username: s.username, Seq: s.seq, Epoch: s.epoch, Speed: speed, AtMS: wallMS(start)}
+	r.post(TypePlay, p)
+	r.recordControl(TypePlay, p)
+	r.after(lead, &s.unpauseGen, func() {
+		if s.isHost() {
+			if err := r.player.Play(context.Background()); err != nil {
+				r.log.Warn("room: play", "err", err)
+			}
+		}
+	})
+	return nil
+}
+
 // ---- follower side ----
 
 // settleAfter is how long after a play or seek the host's frame steps are
@@ -307,6 +349,18 @@ func (r *Room) apply(ctx context.Context, first bool) {
 	hp, _ := r.hostPosition(now)
 	own := r.ownPosition(now)
 	r.log.Debug("room: applying host timeline", "own", own, "host", hp, "paused", st.Paused, "first", first)
+	if st.Paused && own > hp && own-hp < 0.5 {
+		// The host starts a moment from now (a scheduled /play): start
+		// together, when its timeline reaches our frame.
+		wait := time.Duration((own - hp) / a.Speed * float64(time.Second))
+		r.after(wait, &s.unpauseGen, func() {
+			if s.anchor != nil && s.anchor.Playing && !s.detached {
+				_ = r.player.Play(context.Background())
+				s.ctrl.Reset(time.Now(), false)
+			}
+		})
+		return
+	}
 	if st.Paused && math.Abs(own-hp) < 0.1 {
 		// Nearly there: start now; the controller removes the rest smoothly.
 		if err := r.player.Play(ctx); err != nil {
@@ -376,6 +430,12 @@ func (r *Room) controlTick(ctx context.Context) {
 		return
 	}
 	st := r.player.State()
+	if st.Paused && st.Loaded && !st.Seeking && s.anchor.Settled {
+		// The host plays and we do not (a start that never came through):
+		// catch up now.
+		r.apply(ctx, false)
+		return
+	}
 	if !st.Loaded || st.Paused || st.Seeking || s.tracker.Steps() < 2 {
 		return
 	}
