@@ -91,7 +91,7 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 		}
 		p.T1 = wallMS(b.At)
 		p.T2 = wallMS(time.Now())
-		r.post(typeProbeReply, p)
+		r.postEphemeral(typeProbeReply, p)
 	case typeProbeReply:
 		var p probePayload
 		if err := json.Unmarshal(env.Payload, &p); err != nil || p.From != r.cfg.UserID || p.To != s.hostID {
@@ -156,11 +156,17 @@ func (r *Room) onStatus(st realtime.Status, err error) {
 	case realtime.StatusSubscribed:
 		// (Re)joined: our presence is re-tracked by the client; ask the
 		// host for the timeline now rather than at its next tick.
+		r.s.joined = true
 		r.requestState()
+		if r.s.isHost() && r.player != nil {
+			r.publishAnchor("state") // followers may have missed changes meanwhile
+		}
 		r.trackSoon()
 	case realtime.StatusChannelError, realtime.StatusTimedOut:
+		r.s.joined = false
 		r.log.Info("room: channel", "status", st, "err", err)
 	case realtime.StatusClosed:
+		r.s.joined = false
 		r.notice("left the room channel")
 	}
 }

@@ -54,6 +54,7 @@ type state struct {
 	seq       uint64
 	members   map[string]*memberInfo
 	synced    bool // first presence sync seen
+	joined    bool // the channel is subscribed (ephemeral events flow)
 	media     MediaIdentity
 	conn      ConnState
 

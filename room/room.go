@@ -126,6 +126,7 @@ func New(cfg Config, ch Channel, p Player) *Room {
 		seenChat: map[string]bool{},
 	}
 	r.s.init(cfg)
+	r.s.joined = true // New's channel is ready; status changes say otherwise
 	go r.forwardEvents()
 	return r
 }
@@ -301,6 +302,15 @@ func (r *Room) post(typ string, payload any) {
 	}
 	if err := r.ch.Post(typ, env); err != nil {
 		r.log.Warn("room: sending event", "type", typ, "err", err)
+	}
+}
+
+// postEphemeral sends what is only worth having now (heartbeats, clock
+// probes, timeline refreshes): while the channel is down it is dropped
+// rather than queued, since a newer one supersedes it after the rejoin.
+func (r *Room) postEphemeral(typ string, payload any) {
+	if r.s.joined {
+		r.post(typ, payload)
 	}
 }
 

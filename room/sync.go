@@ -133,7 +133,7 @@ func (r *Room) publishAnchor(reason string) {
 		r.post(reason, p)
 		r.recordControl(reason, p)
 	default:
-		r.post(typeAnchor, anchorPayload{PlaybackPayload: p, Playing: !st.Paused, Reason: reason})
+		r.postEphemeral(typeAnchor, anchorPayload{PlaybackPayload: p, Playing: !st.Paused, Reason: reason})
 	}
 	if !st.Paused && (reason == TypePlay || reason == TypeSeek) {
 		// A settled timeline as soon as the host's player has a few frames.
@@ -472,7 +472,7 @@ func (r *Room) sendProbe() {
 	if s.isHost() || s.hostID == "" {
 		return
 	}
-	r.post(typeProbe, probePayload{From: r.cfg.UserID, To: s.hostID, T0: wallMS(time.Now())})
+	r.postEphemeral(typeProbe, probePayload{From: r.cfg.UserID, To: s.hostID, T0: wallMS(time.Now())})
 }
 
 // probeBurst measures the clock quickly after joining or a host change.
@@ -486,7 +486,7 @@ func (r *Room) requestState() {
 	if r.s.isHost() || r.s.hostID == "" {
 		return
 	}
-	r.post(typeStateRequest, MemberPayload{UserID: r.cfg.UserID, Username: r.s.username})
+	r.postEphemeral(typeStateRequest, MemberPayload{UserID: r.cfg.UserID, Username: r.s.username})
 	r.probeBurst()
 }
 
@@ -501,6 +501,6 @@ func (r *Room) sendHeartbeat() {
 	if r.player != nil {
 		hb.IsPlaying = !r.player.State().Paused
 	}
-	r.post(TypeHeartbeat, hb)
+	r.postEphemeral(TypeHeartbeat, hb)
 	r.publishSnapshot()
 }
