@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/watchium/watchium-tui/realtime"
 	"github.com/watchium/watchium-tui/rest"
 	"github.com/watchium/watchium-tui/server"
 	"github.com/watchium/watchium-tui/server/store"
@@ -30,27 +29,10 @@ func TestStoredRoomStateForAnEmptyRoom(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c, _ := realtime.NewClient(hs.URL, realtime.Options{})
-	if err := c.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	p := newFakePlayer()
 	cfg := fastConfig("newbie", false)
 	cfg.RoomID = "left"
 	cfg.Store = RESTStore{C: rc}
-	r, err := Join(ctx, c, cfg, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = r.Run(runCtx); close(done) }()
-	go func() {
-		for range r.Events() {
-		}
-	}()
-	defer func() { stop(); <-done }()
+	_, p := realMember(t, hs.URL, cfg)
 	waitCond(t, "newbie at the stored position", func() bool { return math.Abs(p.State().Pos-83.4) < 1e-6 })
 	// And the membership row exists while in the room.
 	rows, err := st.Select(ctx, "room_members", store.Query{Filters: []store.Filter{{Column: "room_id", Op: "eq", Values: []any{"left"}}}})
