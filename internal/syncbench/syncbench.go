@@ -26,13 +26,14 @@ import (
 
 // Config sets one run.
 type Config struct {
-	Followers int
-	Cycles    int           // play/seek/pause cycles for apply latency
-	Steady    time.Duration // how long to sample offsets while playing
-	Delay     time.Duration // one-way delay of the followers' link (0: plain loopback)
-	Jitter    time.Duration // ± spread of that delay
-	MediaDir  string        // where the 100 fps test video is made
-	Log       io.Writer     // progress lines; nil for none
+	Followers  int
+	Cycles     int           // play/seek/pause cycles for apply latency
+	Steady     time.Duration // how long to sample offsets while playing
+	Delay      time.Duration // one-way delay of the followers' link (0: plain loopback)
+	Jitter     time.Duration // ± spread of that delay
+	MediaDir   string        // where the 100 fps test video is made
+	NoConverge bool          // skip the 1.5 s convergence run (about 20 s)
+	Log        io.Writer     // progress lines; nil for none
 }
 
 // Stats summarises samples.
@@ -299,6 +300,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res.Steady = summarize(offs)
 	logf("  steady state sampled for %v", cfg.Steady)
 
+	if cfg.NoConverge {
+		return res, nil
+	}
 	// Convergence: a follower already playing 1.5 s behind joins.
 	lctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	lm, err := player.Launch(lctx, media, player.Options{Headless: true, StartPaused: true})

@@ -1,0 +1,40 @@
+package syncbench
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// TestHarnessRuns checks the harness end to end on a small run (one
+// follower, one cycle, a short steady phase, loopback and a delayed link);
+// it asserts that every step was measured, never how fast.
+func TestHarnessRuns(t *testing.T) {
+	for _, tool := range []string{"mpv", "ffmpeg"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is required in CI", tool)
+			}
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	for _, delay := range []time.Duration{0, 20 * time.Millisecond} {
+		r, err := Run(context.Background(), Config{
+			Followers: 1, Cycles: 1, Steady: time.Second, Delay: delay, Jitter: delay / 4,
+			MediaDir: t.TempDir(), NoConverge: true,
+		})
+		if err != nil {
+			t.Fatalf("delay %v: %v", delay, err)
+		}
+		for name, s := range map[string]Stats{"play": r.Play, "pause": r.Pause, "seek": r.Seek, "frame": r.PauseFrame} {
+			if s.N != 1 {
+				t.Errorf("delay %v: %s measured %d times, want 1", delay, name, s.N)
+			}
+		}
+		if r.Steady.N < 10 {
+			t.Errorf("delay %v: only %d steady samples", delay, r.Steady.N)
+		}
+	}
+}
