@@ -20,6 +20,9 @@ func Join(ctx context.Context, client *realtime.Client, cfg Config, p Player) (*
 		Broadcast: realtime.BroadcastConfig{Ack: true},
 		Presence:  realtime.PresenceConfig{Key: cfg.UserID, Enabled: true},
 	})
+	if cfg.ServerRTT == nil {
+		cfg.ServerRTT = client.RTT
+	}
 	r := New(cfg, ch, p)
 	if cfg.Store != nil {
 		ch.OnPostgresChanges(realtime.PostgresChangesFilter{

@@ -49,6 +49,9 @@ type Config struct {
 	Store  Store
 	Server string // shown in the status bar
 	Logger *slog.Logger
+	// ServerRTT is the round trip to the server (the socket's heartbeats),
+	// shown for members who measure none to the host (the host itself).
+	ServerRTT func() time.Duration
 
 	HeartbeatEvery   time.Duration // spec heartbeat broadcast (3 s)
 	AnchorEvery      time.Duration // host's timeline refresh (2 s)

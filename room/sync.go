@@ -99,6 +99,9 @@ func (r *Room) rttMS() float64 {
 	if _, rtt, ok := r.s.clock.Offset(); ok {
 		return rtt
 	}
+	if r.cfg.ServerRTT != nil {
+		return float64(r.cfg.ServerRTT()) / float64(time.Millisecond)
+	}
 	return 0
 }
 
