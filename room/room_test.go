@@ -83,6 +83,7 @@ func twoMembers(t *testing.T) (*fakeBus, *member, *member) {
 	waitCond(t, "alice hosts", hostIs(t, h, "alice"))
 	f := addMember(t, bus, fastConfig("bob", false))
 	waitCond(t, "bob sees alice", hostIs(t, f, "alice"))
+	waitCond(t, "alice sees bob", func() bool { return len(h.snap(t).Members) == 2 })
 	return bus, h, f
 }
 
