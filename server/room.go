@@ -150,12 +150,12 @@ func (c *conn) broadcast(sub *subscription, m realtime.Message) {
 	if !sub.self {
 		out.exclude = sub
 	}
-	// Ack first: the sender learns the server has the message before the
-	// fan-out work, which is what ack means on Supabase too.
+	// Fan out, then ack, as Supabase does: an ack means every member's
+	// queue already holds the message.
+	sub.room.fanout(out)
 	if sub.ack {
 		c.reply(m, "ok", struct{}{})
 	}
-	sub.room.fanout(out)
 }
 
 // publish sends a broadcast from outside any connection (HTTP endpoint).
