@@ -159,7 +159,7 @@ func NewComment(roomID, userID, username, text string) (Comment, error) {
 	}
 	return Comment{
 		ID: newID(), RoomID: roomID, UserID: userID, Username: username, Content: text,
-		CreatedAt: time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+		CreatedAt: time.Now().UTC().Format("2006-01-02T15:04:05.000000Z07:00"), // µs, as timestamptz: orders messages sent in one ms
 	}, nil
 }
 

@@ -317,7 +317,7 @@ func fromSQL(c Column, v any) any {
 }
 
 // now is the timestamp format of every time column.
-func now() string { return time.Now().UTC().Format("2006-01-02T15:04:05.000Z") }
+func now() string { return time.Now().UTC().Format("2006-01-02T15:04:05.000000Z") }
 
 // defaults fills what the Supabase schema fills with column defaults; on
 // an upsert of an existing row (fresh false) only the touch timestamps.
