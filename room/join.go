@@ -41,6 +41,8 @@ func Join(ctx context.Context, client *realtime.Client, cfg Config, p Player) (*
 		cancel()
 		return nil, fmt.Errorf("joining room %q: %w", cfg.RoomID, err)
 	}
+	r.loadHistory()
+	r.historyLoaded = true
 	// A first round trip now rather than at the first 25 s heartbeat.
 	go func() {
 		pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

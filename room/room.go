@@ -114,6 +114,8 @@ type Room struct {
 	storeMu sync.Mutex
 	noStore bool
 
+	historyLoaded bool // Join loaded it, so it shows before anything live
+
 	s state // owned by Run
 }
 
@@ -232,7 +234,9 @@ func (r *Room) Run(ctx context.Context) error {
 		r.refreshMedia(ctx)
 	}
 	r.s.joinedAt = wallMS(time.Now())
-	go r.loadHistory()
+	if !r.historyLoaded {
+		go r.loadHistory()
+	}
 	r.announceJoin()
 	r.publishSnapshot()
 

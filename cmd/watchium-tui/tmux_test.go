@@ -76,7 +76,7 @@ func TestTwoTerminalsUnderTmux(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	serve := exec.Command(binary, "serve", "--addr", addr)
+	serve := exec.Command(binary, "serve", "--addr", addr, "--data", filepath.Join(dir, "data"))
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
 	}
