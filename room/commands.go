@@ -2,12 +2,13 @@ package room
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/watchium/watchium-tui/internal/ids"
 )
 
 // Commands the UI and the CLI call. Each runs on the room's goroutine and
@@ -158,7 +159,7 @@ func NewComment(roomID, userID, username, text string) (Comment, error) {
 		return Comment{}, fmt.Errorf("message too long (%d bytes, at most %d)", len(text), MaxCommentLength)
 	}
 	return Comment{
-		ID: newID(), RoomID: roomID, UserID: userID, Username: username, Content: text,
+		ID: ids.New(), RoomID: roomID, UserID: userID, Username: username, Content: text,
 		CreatedAt: time.Now().UTC().Format("2006-01-02T15:04:05.000000Z07:00"), // µs, as timestamptz: orders messages sent in one ms
 	}, nil
 }
@@ -181,13 +182,4 @@ func (r *Room) Snapshot(ctx context.Context) (Snapshot, error) {
 	var s Snapshot
 	err := r.do(ctx, func() error { s = r.snapshot(); return nil })
 	return s, err
-}
-
-// newID is a random UUIDv4 string, the id format Supabase tables use.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = (b[6] & 0x0f) | 0x40
-	b[8] = (b[8] & 0x3f) | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }

@@ -46,7 +46,7 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 		case TypePause:
 			playing = false
 		case TypeSeek:
-			r.notice("%s jumped to %s", p.Username, clockString(p.CurrentTime))
+			r.notice("%s jumped to %s", p.Username, ClockString(p.CurrentTime))
 			if s.anchor != nil {
 				playing = s.anchor.Playing
 			}

@@ -146,7 +146,7 @@ func TestValidTimeAndEnvelope(t *testing.T) {
 	if ValidTime(0) != nil || ValidTime(7200.5) != nil {
 		t.Error("valid time refused")
 	}
-	if clockString(3725) != "1:02:05" || clockString(61) != "1:01" || clockString(math.NaN()) != "?" {
-		t.Error("clockString")
+	if ClockString(3725) != "1:02:05" || ClockString(61) != "1:01" || ClockString(math.NaN()) != "?" {
+		t.Error("ClockString")
 	}
 }

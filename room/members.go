@@ -6,6 +6,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/watchium/watchium-tui/internal/ids"
 )
 
 // presenceMeta is what each member tracks on the channel (keyed by user_id).
@@ -290,7 +292,7 @@ func (r *Room) setHost(id string, since float64, announce bool) {
 	s.hostID, s.hostSince = id, since
 	s.claimed = false
 	if id == r.cfg.UserID {
-		s.epoch = newID()
+		s.epoch = ids.New()
 		s.seq = 0
 		s.detached = false
 		s.anchor = nil
@@ -330,7 +332,7 @@ func (r *Room) checkMedia() {
 	if s.mediaWarned != key {
 		s.mediaWarned = key
 		r.notice("different media: you play %q (%s), the host plays %q (%s)",
-			s.media.Filename, clockString(s.media.Duration), mi.meta.Media.Filename, clockString(mi.meta.Media.Duration))
+			s.media.Filename, ClockString(s.media.Duration), mi.meta.Media.Filename, ClockString(mi.meta.Media.Duration))
 	}
 }
 func mediaMismatch(a, b MediaIdentity) bool {

@@ -227,7 +227,7 @@ func (r *Room) applyRoomState(ctx context.Context, rs RoomState) {
 		_ = r.player.Pause(c)
 	}
 	r.seekTo(c, rs.CurrentTime)
-	r.notice("the room was left at %s; picking up from there", clockString(rs.CurrentTime))
+	r.notice("the room was left at %s; picking up from there", ClockString(rs.CurrentTime))
 }
 
 // leaveStore removes our membership row when we leave cleanly.

@@ -107,6 +107,20 @@ func (r *Room) rttMS() float64 {
 
 // ---- host side ----
 
+// hostPayload is the host's next timeline event: at time at its player is
+// (or will be) at pos, moving at speed.
+func (r *Room) hostPayload(pos float64, at time.Time, speed float64) PlaybackPayload {
+	s := &r.s
+	s.seq++
+	if speed <= 0 {
+		speed = 1
+	}
+	return PlaybackPayload{
+		CurrentTime: pos, UserID: r.cfg.UserID, Username: s.username,
+		Seq: s.seq, Epoch: s.epoch, Speed: speed, AtMS: wallMS(at),
+	}
+}
+
 // publishAnchor tells followers the host's timeline now. play/pause go out
 // as spec events (carrying the anchor); seeks go out at once as anchors and,
 // debounced, as the spec's seek event.
@@ -120,17 +134,11 @@ func (r *Room) publishAnchor(reason string) {
 	if !st.Loaded {
 		return
 	}
-	s.seq++
-	p := PlaybackPayload{
-		CurrentTime: r.ownPosition(now), UserID: r.cfg.UserID, Username: s.username,
-		Seq: s.seq, Epoch: s.epoch, Speed: st.Speed, AtMS: wallMS(now),
-	}
-	if p.Speed <= 0 {
-		p.Speed = 1
-	}
+	pos := r.ownPosition(now)
 	if st.Paused {
-		p.CurrentTime = st.Pos
+		pos = st.Pos
 	}
+	p := r.hostPayload(pos, now, st.Speed)
 	switch reason {
 	case TypePlay, TypePause:
 		r.post(reason, p)
@@ -262,12 +270,7 @@ func (r *Room) schedulePlay() error {
 	}
 	lead := r.playLead()
 	start := time.Now().Add(lead)
-	s.seq++
-	speed := st.Speed
-	if speed <= 0 {
-		speed = 1
-	}
-	p := PlaybackPayload{CurrentTime: st.Pos, UserID: r.cfg.UserID, Username: s.username, Seq: s.seq, Epoch: s.epoch, Speed: speed, AtMS: wallMS(start)}
+	p := r.hostPayload(st.Pos, start, st.Speed)
 	r.post(TypePlay, p)
 	r.recordControl(TypePlay, p)
 	r.after(lead, &s.unpauseGen, func() {

@@ -5,8 +5,8 @@ import (
 	"math"
 )
 
-// clockString formats seconds as m:ss or h:mm:ss, as people read times.
-func clockString(sec float64) string {
+// ClockString formats seconds as m:ss or h:mm:ss, as people read times.
+func ClockString(sec float64) string {
 	if math.IsNaN(sec) || math.IsInf(sec, 0) || sec < 0 {
 		return "?"
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/watchium/watchium-tui/internal/ids"
 	"github.com/watchium/watchium-tui/realtime"
 )
 
@@ -297,7 +298,7 @@ func (c *conn) join(m realtime.Message) {
 		presenceKey: cfg.Presence.Key, private: bool(cfg.Private),
 	}
 	if sub.presenceKey == "" {
-		sub.presenceKey = newUUID()
+		sub.presenceKey = ids.New()
 	}
 	bindings := make([]map[string]json.RawMessage, 0, len(cfg.PostgresChanges))
 	for _, b := range cfg.PostgresChanges {

@@ -343,14 +343,6 @@ func phxRef(n uint64) string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = (b[6] & 0x0f) | 0x40
-	b[8] = (b[8] & 0x3f) | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
-
 // present reports whether key is tracked in topic's presence.
 func (s *Server) present(topic, key string) bool {
 	r := s.room(topic, false)

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/watchium/watchium-tui/realtime"
@@ -127,10 +126,6 @@ func loopbackAddr(raw string) (string, bool) {
 		return net.JoinHostPort(host, port), true
 	}
 	return "", false
-}
-
-func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, d)
 }
 
 // subscribeRoom connects and joins roomID's channel for the one-shot

@@ -97,7 +97,7 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 	var rp room.Player
 	switch {
 	case f.media != "":
-		lctx, lcancel := withTimeout(ctx, 20*time.Second)
+		lctx, lcancel := context.WithTimeout(ctx, 20*time.Second)
 		m, err := player.Launch(lctx, f.media, player.Options{StartPaused: true, ExtraArgs: f.mpvArgs, Logger: log})
 		lcancel()
 		if err != nil {
@@ -106,7 +106,7 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 		defer m.Close()
 		p = m
 	case f.socket != "":
-		actx, acancel := withTimeout(ctx, 10*time.Second)
+		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
 		m, err := player.Attach(actx, f.socket)
 		acancel()
 		if err != nil {
@@ -120,7 +120,7 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 	}
 
 	notes := make(chan string, 4)
-	cctx, ccancel := withTimeout(ctx, 15*time.Second)
+	cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
 	client, closeClient, err := connect(cctx, f.globalFlags, log, true, func(s string) { notes <- s })
 	ccancel()
 	if err != nil {
@@ -135,7 +135,7 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 	if rc, err := rest.New(f.server, f.key); err == nil {
 		cfg.Store = room.RESTStore{C: rc}
 	}
-	jctx, jcancel := withTimeout(ctx, 15*time.Second)
+	jctx, jcancel := context.WithTimeout(ctx, 15*time.Second)
 	r, err := room.Join(jctx, client, cfg, rp)
 	jcancel()
 	if err != nil {

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"sort"
 	"text/tabwriter"
 	"time"
@@ -44,7 +44,7 @@ sync (within 2 s of the host, and following it) with their measured offset.`,
 			if err := validRoom(roomID); err != nil {
 				return err
 			}
-			ctx, cancel := withTimeout(cmd.Context(), 15*time.Second)
+			ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
 			defer cancel()
 			synced := make(chan struct{}, 1)
 			onSync := func() {
@@ -89,7 +89,7 @@ sync (within 2 s of the host, and following it) with their measured offset.`,
 				if r.Detached {
 					sync = "✗ detached"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%+.0f ms\t%.0f ms\n", r.Username, role, clock(r.CurrentTime), state, sync, r.OffsetMS, r.RTTMS)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%+.0f ms\t%.0f ms\n", r.Username, role, room.ClockString(r.CurrentTime), state, sync, r.OffsetMS, r.RTTMS)
 			}
 			return tw.Flush()
 		},
@@ -132,15 +132,4 @@ func membersFromPresence(st map[string][]realtime.Presence) []memberRow {
 		return rows[i].Username < rows[j].Username
 	})
 	return rows
-}
-
-func clock(sec float64) string {
-	if math.IsNaN(sec) || sec < 0 {
-		return "?"
-	}
-	t := int(sec)
-	if t >= 3600 {
-		return fmt.Sprintf("%d:%02d:%02d", t/3600, t/60%60, t%60)
-	}
-	return fmt.Sprintf("%d:%02d", t/60, t%60)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -33,7 +34,7 @@ and says why. Nothing is retried silently.`,
 			if err != nil {
 				return err
 			}
-			ctx, cancel := withTimeout(cmd.Context(), 15*time.Second)
+			ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
 			defer cancel()
 			ch, closeFn, err := subscribeRoom(ctx, cmd, g, roomID, realtime.ChannelConfig{Broadcast: realtime.BroadcastConfig{Ack: true}}, nil)
 			if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -53,7 +54,7 @@ func newTailCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			cctx, cancel := withTimeout(ctx, 15*time.Second)
+			cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			defer cancel()
 			out := &jsonLines{w: cmd.OutOrStdout()}
 			printEvent := func(b realtime.Broadcast) {

@@ -616,14 +616,8 @@ func (rm *benchRoom) sendLoop(ctx context.Context, r *run, offset time.Duration)
 		}
 		return
 	}
-	if offset > 0 {
-		t := time.NewTimer(offset)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return
-		}
+	if !waitFor(ctx, offset) {
+		return
 	}
 	tk := time.NewTicker(r.cfg.Interval)
 	defer tk.Stop()
@@ -645,14 +639,8 @@ func (rm *benchRoom) sendLoop(ctx context.Context, r *run, offset time.Duration)
 // trackLoop re-tracks each member's presence once per period, spread over
 // the period and starting after offset, until ctx ends.
 func (rm *benchRoom) trackLoop(ctx context.Context, r *run, period, offset time.Duration) {
-	if offset > 0 {
-		t := time.NewTimer(offset)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return
-		}
+	if !waitFor(ctx, offset) {
+		return
 	}
 	step := period / time.Duration(len(rm.members))
 	tk := time.NewTicker(step)
@@ -824,4 +812,19 @@ func FormatTable(w io.Writer, rs []FanoutResult) {
 
 func ms(d time.Duration) string {
 	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + " ms"
+}
+
+// waitFor waits d (nothing when d <= 0) unless ctx ends first.
+func waitFor(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/watchium/watchium-tui/internal/ids"
 )
 
 // Row is one row as clients see it: JSON-ready values by column name.
@@ -335,7 +337,7 @@ func defaults(t Table, r Row, fresh bool) {
 	switch t.Name {
 	case "comments":
 		if r["id"] == nil {
-			r["id"] = newUUID()
+			r["id"] = ids.New()
 		}
 		if r["created_at"] == nil {
 			r["created_at"] = ts
@@ -415,7 +417,7 @@ func (s *Store) Insert(ctx context.Context, table string, rows []Row, merge bool
 	var changes []Change
 	for _, r := range rows {
 		if t.Name == "comments" && r["id"] == nil {
-			r["id"] = newUUID()
+			r["id"] = ids.New()
 		}
 		for _, k := range t.Key {
 			if r[k] == nil {
@@ -603,11 +605,4 @@ func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return b
-}
-
-func newUUID() string {
-	b := randomBytes(16)
-	b[6] = (b[6] & 0x0f) | 0x40
-	b[8] = (b[8] & 0x3f) | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
