@@ -171,7 +171,11 @@ func SendComment(ctx context.Context, ch Channel, c Comment) error {
 	if err != nil {
 		return err
 	}
-	if err := ch.Send(ctx, TypeNewComment, env); err != nil {
+	wire, err := env.Wire()
+	if err != nil {
+		return err
+	}
+	if err := ch.Send(ctx, TypeNewComment, wire); err != nil {
 		return fmt.Errorf("message not sent: %w", err)
 	}
 	return nil

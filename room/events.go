@@ -101,6 +101,37 @@ func ValidTime(t float64) error {
 	return nil
 }
 
+// IsSpecType reports whether typ is one of the spec's event types.
+func IsSpecType(typ string) bool {
+	switch typ {
+	case TypePlay, TypePause, TypeSeek, TypeMemberJoined, TypeMemberLeft, TypeNewHost, TypeNewComment, TypeHeartbeat:
+		return true
+	}
+	return false
+}
+
+// Wire is the broadcast payload a spec event goes out as. The spec reads two
+// ways: its interfaces put the event's fields inside the envelope
+// (msg.payload.payload.current_time), while its sample VideoSyncManager reads
+// them from the broadcast payload itself (msg.payload.current_time). Wire
+// serves both: the envelope, with the inner payload's fields repeated beside
+// type/payload/room_id/timestamp. The envelope's own keys win a clash, and a
+// payload that is not an object is carried inside the envelope only.
+func (e Envelope) Wire() (json.RawMessage, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(e.Payload, &fields); err != nil || fields == nil {
+		fields = map[string]json.RawMessage{}
+	}
+	for k, v := range map[string]any{"type": e.Type, "payload": e.Payload, "room_id": e.RoomID, "timestamp": e.Timestamp} {
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		fields[k] = raw
+	}
+	return json.Marshal(fields)
+}
+
 // NewEnvelope wraps payload in the spec's envelope stamped with now.
 func NewEnvelope(typ, roomID string, payload any, now time.Time) (Envelope, error) {
 	raw, err := json.Marshal(payload)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/watchium/watchium-tui/internal/ids"
 	"github.com/watchium/watchium-tui/realtime"
 )
 
@@ -16,14 +17,13 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 		r.log.Warn("room: dropping malformed event", "err", err)
 		return
 	}
-	switch env.Type {
-	case TypePlay, TypePause, TypeSeek, TypeMemberJoined, TypeMemberLeft, TypeNewHost, TypeNewComment, TypeHeartbeat:
+	s := &r.s
+	if IsSpecType(env.Type) && !r.repeatedNewHost(env) {
 		if env.RoomID == "" {
 			env.RoomID = r.cfg.RoomID
 		}
 		r.emit(EventReceived{Envelope: env})
 	}
-	s := &r.s
 	switch env.Type {
 	case TypePlay, TypePause, TypeSeek, typeAnchor:
 		var p anchorPayload
@@ -46,7 +46,11 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 		case TypePause:
 			playing = false
 		case TypeSeek:
-			r.notice("%s jumped to %s", p.Username, ClockString(p.CurrentTime))
+			name := p.Username
+			if name == "" {
+				name = r.nameOf(p.UserID)
+			}
+			r.notice("%s jumped to %s", name, ClockString(p.CurrentTime))
 			if s.anchor != nil {
 				playing = s.anchor.Playing
 			}
@@ -65,9 +69,17 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 		r.onNewHost(p)
 	case TypeNewComment:
 		var c Comment
-		if err := json.Unmarshal(env.Payload, &c); err != nil || c.ID == "" || c.Content == "" {
+		if err := json.Unmarshal(env.Payload, &c); err != nil || c.Content == "" || c.UserID == "" {
 			r.log.Warn("room: bad comment", "err", err)
 			return
+		}
+		if c.ID == "" {
+			// A web client that broadcasts a bare comment may leave the id to
+			// the database; one derived from what it said keeps it shown once.
+			c.ID = ids.FromContent(c.UserID, c.CreatedAt, c.Content)
+		}
+		if c.CreatedAt == "" {
+			c.CreatedAt = time.UnixMilli(env.Timestamp).UTC().Format(time.RFC3339Nano)
 		}
 		if len(c.Content) > MaxCommentLength {
 			c.Content = c.Content[:MaxCommentLength]
@@ -106,6 +118,24 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 		// Presence is the source of truth for membership; these are for
 		// spec clients and the event log.
 	}
+}
+
+// repeatedNewHost is a new_host naming the same host as the last one: the
+// server repeats a member's claim when it first records that host's
+// control, and the event log shows each host change once.
+func (r *Room) repeatedNewHost(env Envelope) bool {
+	if env.Type != TypeNewHost {
+		return false
+	}
+	var p NewHostPayload
+	if json.Unmarshal(env.Payload, &p) != nil || p.UserID == "" {
+		return false
+	}
+	if p.UserID == r.s.lastNewHost {
+		return true
+	}
+	r.s.lastNewHost = p.UserID
+	return false
 }
 
 func (r *Room) onNewHost(p NewHostPayload) {

@@ -42,6 +42,43 @@ type memberInfo struct {
 	meta     presenceMeta
 	online   bool
 	lastSeen time.Time
+	// specOnly members run a client that knows only the spec (the seed's
+	// web client): their presence has no joined_at, and they measure no
+	// offset themselves, so the room works it out from their reports.
+	specOnly bool
+	// reportedAt is when a spec-only member's position last changed in its
+	// presence, so the position can be carried forward while it plays.
+	reportedAt time.Time
+}
+
+// parsePresence reads one member's newest presence meta, whichever client
+// tracked it: ours, or a spec client tracking {user_id, current_time,
+// is_playing, username, avatar_url}.
+func parsePresence(key string, data json.RawMessage) (m presenceMeta, specOnly bool) {
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(data, &keys); err != nil {
+		keys = nil
+	}
+	if err := json.Unmarshal(data, &m); err != nil || m.UserID == "" {
+		m.UserID = key
+	}
+	if m.Username == "" {
+		m.Username = key
+	}
+	if ValidTime(m.CurrentTime) != nil {
+		m.CurrentTime = 0
+	}
+	_, ours := keys["joined_at"]
+	return m, !ours
+}
+
+// specReportPosition is where a spec-only member is at now, from its last
+// report: its presence is tracked every 3 s, so a playing member has moved on.
+func specReportPosition(m presenceMeta, reportedAt, now time.Time) float64 {
+	if !m.IsPlaying || reportedAt.IsZero() {
+		return m.CurrentTime
+	}
+	return m.CurrentTime + now.Sub(reportedAt).Seconds()
 }
 
 // state is everything Run owns.
@@ -51,14 +88,19 @@ type state struct {
 	joinedAt  float64
 	hostID    string
 	hostSince float64
-	claimed   bool   // we took the role by claim, not by hand-over
-	epoch     string // ours, while we host
-	seq       uint64
-	members   map[string]*memberInfo
-	synced    bool // first presence sync seen
-	joined    bool // the channel is subscribed (ephemeral events flow)
-	media     MediaIdentity
-	conn      ConnState
+	// storedHost is the host the server's stored room names; it is how a
+	// web host, which claims the role through sync/control, is known.
+	storedHost string
+	// lastNewHost is who the last new_host event named.
+	lastNewHost string
+	claimed     bool   // we took the role by claim, not by hand-over
+	epoch       string // ours, while we host
+	seq         uint64
+	members     map[string]*memberInfo
+	synced      bool // first presence sync seen
+	joined      bool // the channel is subscribed (ephemeral events flow)
+	media       MediaIdentity
+	conn        ConnState
 
 	// following
 	anchor      *anchor
@@ -114,12 +156,27 @@ func (r *Room) selfMeta() presenceMeta {
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
 
-// inSync is the spec's rule (|host − member| ≤ 2 s) and not detached.
+// SyncTolerance is the spec's in-sync rule: |host − member| ≤ 2 s.
+const SyncTolerance = 2.0
+
+// inSync is the spec's rule and not detached.
 func (r *Room) inSync(known bool, off float64) bool {
 	if r.s.isHost() {
 		return true
 	}
-	return known && !r.s.detached && math.Abs(off) <= 2
+	return known && !r.s.detached && math.Abs(off) <= SyncTolerance
+}
+
+// referencePosition is where the host is at now, as this client knows it:
+// its own player when it hosts, else the host's timeline.
+func (r *Room) referencePosition(now time.Time) (float64, bool) {
+	if r.s.isHost() {
+		if r.player == nil {
+			return 0, false
+		}
+		return r.ownPosition(now), true
+	}
+	return r.hostPosition(now)
 }
 
 // trackSoon schedules a presence track, batching changes for
@@ -158,14 +215,8 @@ func (r *Room) onPresence(_ context.Context) {
 		if len(metas) == 0 {
 			continue
 		}
-		var m presenceMeta
 		// The newest meta wins (a member on two devices shows once).
-		if err := json.Unmarshal(metas[len(metas)-1].Data, &m); err != nil || m.UserID == "" {
-			m.UserID = key
-		}
-		if m.Username == "" {
-			m.Username = key
-		}
+		m, specOnly := parsePresence(key, metas[len(metas)-1].Data)
 		seen[m.UserID] = true
 		mi, ok := s.members[m.UserID]
 		if !ok {
@@ -177,7 +228,13 @@ func (r *Room) onPresence(_ context.Context) {
 		} else if !mi.online && m.UserID != r.cfg.UserID {
 			r.notice("%s is back", m.Username)
 		}
-		mi.meta, mi.online, mi.lastSeen = m, true, now
+		if specOnly && (!ok || mi.reportedAt.IsZero() || mi.meta.CurrentTime != m.CurrentTime || mi.meta.IsPlaying != m.IsPlaying) {
+			mi.reportedAt = now
+			if m.UserID == s.hostID && !s.isHost() {
+				r.onHostReport(m, now)
+			}
+		}
+		mi.meta, mi.online, mi.lastSeen, mi.specOnly = m, true, now, specOnly
 	}
 	for id, mi := range s.members {
 		if !seen[id] && mi.online && id != r.cfg.UserID {
@@ -204,8 +261,15 @@ func (r *Room) settleHost(first bool) {
 	s := &r.s
 	claimant, since := "", math.Inf(1)
 	for id, mi := range s.members {
-		if mi.online && mi.meta.IsHost && (mi.meta.HostSince < since || mi.meta.HostSince == since && id < claimant) {
-			claimant, since = id, mi.meta.HostSince
+		claims := mi.meta.IsHost
+		hostSince := mi.meta.HostSince
+		if mi.specOnly && id == s.storedHost {
+			// A web host holds the role on the server (sync/control), not in
+			// its presence; the stored room names it.
+			claims, hostSince = true, 0
+		}
+		if mi.online && claims && (hostSince < since || hostSince == since && id < claimant) {
+			claimant, since = id, hostSince
 		}
 	}
 	if s.isHost() {
@@ -243,12 +307,23 @@ func (r *Room) electIfNoHost() {
 	}
 }
 
-// successor is the earliest-joined online member (ties by user id).
+// successor is the member every client elects when nobody hosts: among
+// online members with a player, the earliest joined (ties by user id); a
+// chat-only member only when nobody has a player. Spec-only (web) members
+// are never elected: their client cannot know it was, so the room would be
+// left without a host; they host by claiming (sync/control) instead.
 func (r *Room) successor() string {
-	best, at := "", math.Inf(1)
+	best, bestRank, at := "", 2, math.Inf(1)
 	for id, mi := range r.s.members {
-		if mi.online && (mi.meta.JoinedAt < at || mi.meta.JoinedAt == at && id < best) {
-			best, at = id, mi.meta.JoinedAt
+		if !mi.online || mi.specOnly {
+			continue
+		}
+		rank := 1
+		if mi.meta.Media.Filename != "" {
+			rank = 0
+		}
+		if rank < bestRank || rank == bestRank && (mi.meta.JoinedAt < at || mi.meta.JoinedAt == at && id < best) {
+			best, bestRank, at = id, rank, mi.meta.JoinedAt
 		}
 	}
 	return best
@@ -376,6 +451,16 @@ func (r *Room) snapshot() Snapshot {
 			continue
 		}
 		m := mi.meta
+		if mi.specOnly {
+			m.CurrentTime = round3(specReportPosition(m, mi.reportedAt, now))
+			m.Detached = false
+			if id == s.hostID {
+				m.InSync = true
+			} else if ref, ok := r.referencePosition(now); ok {
+				off := m.CurrentTime - ref
+				m.OffsetMS, m.InSync = round1(off*1000), math.Abs(off) <= SyncTolerance
+			}
+		}
 		if id == s.hostID && s.anchor != nil {
 			// The host's timeline is fresher than its last heartbeat.
 			m.IsPlaying = s.anchor.Playing

@@ -307,7 +307,14 @@ func (r *Room) post(typ string, payload any) {
 		r.log.Error("room: encoding event", "type", typ, "err", err)
 		return
 	}
-	if err := r.ch.Post(typ, env); err != nil {
+	var msg any = env
+	if IsSpecType(typ) {
+		if msg, err = env.Wire(); err != nil {
+			r.log.Error("room: encoding event", "type", typ, "err", err)
+			return
+		}
+	}
+	if err := r.ch.Post(typ, msg); err != nil {
 		r.log.Warn("room: sending event", "type", typ, "err", err)
 	}
 }

@@ -206,6 +206,10 @@ type inRoomState struct{ st RoomState }
 // onRoomState uses the stored room while no host is here to say where the
 // room is: a late joiner then waits on the right frame, paused.
 func (r *Room) onRoomState(ctx context.Context, rs RoomState) {
+	if r.s.storedHost != rs.HostUserID {
+		r.s.storedHost = rs.HostUserID
+		r.settleHost(false)
+	}
 	// Give presence and the host's own timeline HostGrace to arrive first.
 	r.after(r.cfg.HostGrace, &r.s.roomStateGen, func() { r.applyRoomState(ctx, rs) })
 }

@@ -29,6 +29,8 @@ type anchor struct {
 	Playing bool
 	Epoch   string
 	Seq     uint64
+	// Received is our local time when the anchor arrived.
+	Received time.Time
 }
 
 type anchorPayload struct {
@@ -298,10 +300,40 @@ func (r *Room) onAnchor(ctx context.Context, p PlaybackPayload, playing bool, en
 	if p.Epoch != "" {
 		s.lastEpoch, s.lastSeq = p.Epoch, p.Seq
 	}
-	a := &anchor{Pos: p.CurrentTime, AtMS: p.AtMS, Speed: p.Speed, Playing: playing, Epoch: p.Epoch, Seq: p.Seq, Settled: settled}
+	a := &anchor{Pos: p.CurrentTime, AtMS: p.AtMS, Speed: p.Speed, Playing: playing, Epoch: p.Epoch, Seq: p.Seq, Settled: settled, Received: time.Now()}
 	if a.AtMS == 0 {
 		a.AtMS = float64(envMS) // a spec client: its envelope timestamp is all we have
 	}
+	r.takeAnchor(ctx, a)
+}
+
+// reportQuiet is how long after a playback event a spec-only host's presence
+// report is not trusted: a report tracked just before the event can arrive
+// just after it, and would undo it. Reports travel in milliseconds, so a
+// second is ample.
+const reportQuiet = time.Second
+
+// specReportAnchor decides whether a spec-only host's presence report
+// (position and playing state, tracked every 3 s) becomes the timeline: it
+// is all such a host sends between its events, and what corrects drift.
+func specReportAnchor(cur *anchor, rep presenceMeta, now time.Time) (*anchor, bool) {
+	if cur != nil && now.Sub(cur.Received) < reportQuiet {
+		return nil, false
+	}
+	return &anchor{Pos: rep.CurrentTime, AtMS: wallMS(now), Speed: 1, Playing: rep.IsPlaying, Settled: true, Received: now}, true
+}
+
+// onHostReport follows a spec-only host from its presence.
+func (r *Room) onHostReport(rep presenceMeta, now time.Time) {
+	if a, ok := specReportAnchor(r.s.anchor, rep, now); ok {
+		r.takeAnchor(context.Background(), a)
+	}
+}
+
+// takeAnchor makes a the host's timeline, and moves our player at once when
+// the timeline jumped.
+func (r *Room) takeAnchor(ctx context.Context, a *anchor) {
+	s := &r.s
 	if a.Speed <= 0 || math.IsNaN(a.Speed) || math.IsInf(a.Speed, 0) {
 		a.Speed = 1
 	}

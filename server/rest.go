@@ -231,11 +231,13 @@ func (s *Server) serveSyncControl(w http.ResponseWriter, r *http.Request) {
 		restError(w, err)
 		return
 	}
+	previous := ""
 	if len(existing) == 1 {
 		// The stored host keeps the role while it is in the room; once it
 		// has left, whoever the members elected may take over.
-		if host, _ := existing[0]["host_user_id"].(string); host != "" && host != req.UserID && s.present("realtime:room:"+req.RoomID, host) {
-			writeJSONError(w, http.StatusForbidden, fmt.Sprintf("only the room's host (%s) can control playback", host))
+		previous, _ = existing[0]["host_user_id"].(string)
+		if previous != "" && previous != req.UserID && s.present("realtime:room:"+req.RoomID, previous) {
+			writeJSONError(w, http.StatusForbidden, fmt.Sprintf("only the room's host (%s) can control playback", previous))
 			return
 		}
 	}
@@ -259,12 +261,33 @@ func (s *Server) serveSyncControl(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.publishChanges(changes)
+	topic := "room:" + req.RoomID
+	if previous == "" || previous != req.UserID {
+		// The stored host changed hands (a web host took an empty or
+		// abandoned room): say so first, so members follow the events
+		// that come next from their new host.
+		s.publish(topic, "new_host", specEvent("new_host", req.RoomID, map[string]any{"user_id": req.UserID, "username": req.Username}), false)
+	}
 	payload := map[string]any{"current_time": *req.CurrentTime, "user_id": req.UserID, "username": req.Username}
 	if req.Seq != 0 {
 		payload["seq"], payload["epoch"], payload["speed"], payload["at_ms"] = req.Seq, req.Epoch, req.Speed, req.AtMS
 	}
-	env, _ := json.Marshal(map[string]any{"type": req.Action, "payload": payload, "room_id": req.RoomID, "timestamp": time.Now().UnixMilli()})
-	s.publish("room:"+req.RoomID, req.Action, env, false)
+	s.publish(topic, req.Action, specEvent(req.Action, req.RoomID, payload), false)
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"success": true, "room": rows[0]})
+}
+
+// specEvent is a spec event as the server broadcasts it, in the shape our
+// clients send (room.Envelope.Wire): the envelope {type, payload, room_id,
+// timestamp} with the payload's fields repeated beside it, so web clients
+// that read msg.payload.current_time and those that read
+// msg.payload.payload.current_time both find it.
+func specEvent(typ, roomID string, payload map[string]any) json.RawMessage {
+	flat := make(map[string]any, len(payload)+4)
+	for k, v := range payload {
+		flat[k] = v
+	}
+	flat["type"], flat["payload"], flat["room_id"], flat["timestamp"] = typ, payload, roomID, time.Now().UnixMilli()
+	raw, _ := json.Marshal(flat) // numbers, strings and bools only
+	return raw
 }

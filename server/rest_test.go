@@ -127,21 +127,39 @@ func TestSyncControlHostOnlyAndBroadcasts(t *testing.T) {
 	if code, body := control("host", "play", 12.5); code != 200 {
 		t.Fatalf("first control: %d %s", code, body)
 	}
-	select {
-	case b := <-got:
-		var env struct {
-			Type    string `json:"type"`
-			Payload struct {
-				CurrentTime float64 `json:"current_time"`
-				UserID      string  `json:"user_id"`
-			} `json:"payload"`
-			RoomID string `json:"room_id"`
+	type specEvent struct {
+		Type    string `json:"type"`
+		Payload struct {
+			CurrentTime float64 `json:"current_time"`
+			UserID      string  `json:"user_id"`
+		} `json:"payload"`
+		RoomID string `json:"room_id"`
+		// The sample code's reading: the fields beside the envelope.
+		CurrentTime *float64 `json:"current_time"`
+		UserID      string   `json:"user_id"`
+	}
+	next := func(what string) (realtime.Broadcast, specEvent) {
+		t.Helper()
+		select {
+		case b := <-got:
+			var env specEvent
+			if err := json.Unmarshal(b.Payload, &env); err != nil {
+				t.Fatalf("%s: %v in %s", what, err, b.Payload)
+			}
+			return b, env
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no %s broadcast", what)
 		}
-		if b.Event != "play" || json.Unmarshal(b.Payload, &env) != nil || env.Type != "play" || env.Payload.CurrentTime != 12.5 || env.RoomID != "movie" {
-			t.Fatalf("broadcast %s %s", b.Event, b.Payload)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no play broadcast")
+		panic("unreachable")
+	}
+	// The first control of a room makes its caller the stored host: the
+	// room is told before the event itself.
+	if b, env := next("new_host"); b.Event != "new_host" || env.Type != "new_host" || env.Payload.UserID != "host" || env.UserID != "host" {
+		t.Fatalf("broadcast %s %s", b.Event, b.Payload)
+	}
+	if b, env := next("play"); b.Event != "play" || env.Type != "play" || env.Payload.CurrentTime != 12.5 || env.RoomID != "movie" ||
+		env.CurrentTime == nil || *env.CurrentTime != 12.5 || env.UserID != "host" {
+		t.Fatalf("broadcast %s %s", b.Event, b.Payload)
 	}
 	// While the host is in the room (tracked in presence), nobody else may.
 	hc, _ := realtime.NewClient(url, realtime.Options{})
@@ -160,6 +178,10 @@ func TestSyncControlHostOnlyAndBroadcasts(t *testing.T) {
 	}
 	if code, _ := control("host", "pause", 20); code != 200 {
 		t.Fatal("host pause refused")
+	}
+	// The same host again: no second new_host, only the event.
+	if b, env := next("pause"); b.Event != "pause" || env.CurrentTime == nil || *env.CurrentTime != 20 {
+		t.Fatalf("broadcast %s %s", b.Event, b.Payload)
 	}
 	// Once the host has left the room, the member the room elected takes over.
 	hc.Close()
