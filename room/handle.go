@@ -12,7 +12,7 @@ import (
 // onBroadcast handles one message on the room's channel. Anything malformed
 // is logged and dropped; nothing from it reaches the player.
 func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
-	env, err := decodeEnvelope(b)
+	env, err := DecodeBroadcast(b)
 	if err != nil {
 		r.log.Warn("room: dropping malformed event", "err", err)
 		return

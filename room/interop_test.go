@@ -38,7 +38,7 @@ func TestWireCarriesBothReadings(t *testing.T) {
 		t.Fatalf("wire shape: %s", raw)
 	}
 	// Our own decoder reads it back as the envelope.
-	back, err := decodeEnvelope(broadcastOf(TypePlay, raw))
+	back, err := DecodeBroadcast(broadcastOf(TypePlay, raw))
 	if err != nil || back.Type != TypePlay || back.RoomID != "movie" {
 		t.Fatalf("decode: %v %+v", err, back)
 	}

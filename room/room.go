@@ -332,9 +332,11 @@ func (r *Room) notice(format string, args ...any) {
 	r.emit(Notice{Text: fmt.Sprintf(format, args...), At: time.Now()})
 }
 
-// decodeEnvelope reads a broadcast's envelope; spec clients that send the
-// bare payload are accepted too, with the broadcast event as the type.
-func decodeEnvelope(b realtime.Broadcast) (Envelope, error) {
+// DecodeBroadcast reads a spec event off a broadcast, in any of the shapes
+// clients send: our envelope with the payload's fields beside it, the
+// spec's bare envelope, or (the seed's web client) the bare payload, with
+// the broadcast event as the type.
+func DecodeBroadcast(b realtime.Broadcast) (Envelope, error) {
 	var env Envelope
 	if len(b.Payload) == 0 {
 		return env, errors.New("broadcast without a JSON payload")

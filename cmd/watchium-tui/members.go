@@ -4,28 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/watchium/watchium-tui/realtime"
+	"github.com/watchium/watchium-tui/rest"
 	"github.com/watchium/watchium-tui/room"
 )
 
-// memberRow is one line of `members`, and its JSON form.
-type memberRow struct {
-	UserID      string  `json:"user_id"`
-	Username    string  `json:"username"`
-	IsHost      bool    `json:"is_host"`
-	CurrentTime float64 `json:"current_time"`
-	IsPlaying   bool    `json:"is_playing"`
-	InSync      bool    `json:"in_sync"`
-	OffsetMS    float64 `json:"offset_ms"`
-	RTTMS       float64 `json:"rtt_ms"`
-	Detached    bool    `json:"detached,omitempty"`
-	Media       string  `json:"media,omitempty"`
-}
+// onlookerWait bounds how long members listens for fresh reports: a web
+// member tracks its position every 3 s and ours beat every 3 s, so one
+// period and a margin hears from everyone.
+const onlookerWait = 3500 * time.Millisecond
 
 func newMembersCmd() *cobra.Command {
 	var g globalFlags
@@ -46,24 +38,65 @@ sync (within 2 s of the host, and following it) with their measured offset.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
 			defer cancel()
-			synced := make(chan struct{}, 1)
-			onSync := func() {
+			var mu sync.Mutex
+			roster := room.NewRoster()
+			if rc, err := rest.New(g.server, g.key); err == nil {
+				if rs, ok, err := (room.RESTStore{C: rc}).RoomState(ctx, roomID); err == nil && ok {
+					roster.StoredHost = rs.HostUserID
+				}
+			}
+			changed := make(chan struct{}, 1)
+			poke := func() {
 				select {
-				case synced <- struct{}{}:
+				case changed <- struct{}{}:
 				default:
 				}
 			}
-			ch, closeFn, err := subscribeRoom(ctx, cmd, g, roomID, realtime.ChannelConfig{}, func(ch *realtime.Channel) { ch.OnPresenceSync(onSync) })
+			synced := false
+			_, closeFn, err := subscribeRoom(ctx, cmd, g, roomID, realtime.ChannelConfig{}, func(c *realtime.Channel) {
+				c.OnPresenceSync(func() {
+					mu.Lock()
+					roster.Presence(c.PresenceState(), time.Now())
+					synced = true
+					mu.Unlock()
+					poke()
+				})
+				c.OnBroadcast(room.TypeHeartbeat, func(b realtime.Broadcast) {
+					mu.Lock()
+					roster.Broadcast(b)
+					mu.Unlock()
+					poke()
+				})
+			})
 			if err != nil {
 				return err
 			}
 			defer closeFn()
-			select {
-			case <-synced:
-			case <-ctx.Done():
-				return fmt.Errorf("the server sent no presence for room %q", roomID)
+			// Our members report their own sync; a web member's is worked
+			// out from its reports, so with one in the room wait until
+			// everyone has reported since we looked in.
+			settle := time.NewTimer(onlookerWait)
+			defer settle.Stop()
+			for ready := false; !ready; {
+				select {
+				case <-changed:
+				case <-settle.C:
+					if !synced {
+						return fmt.Errorf("the server sent no presence for room %q", roomID)
+					}
+					ready = true
+				case <-ctx.Done():
+					return fmt.Errorf("the server sent no presence for room %q", roomID)
+				}
+				mu.Lock()
+				if synced && (!roster.HasSpecOnly() || roster.Reported()) {
+					ready = true
+				}
+				mu.Unlock()
 			}
-			rows := membersFromPresence(ch.PresenceState())
+			mu.Lock()
+			rows := roster.Members(time.Now())
+			mu.Unlock()
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -97,39 +130,4 @@ sync (within 2 s of the host, and following it) with their measured offset.`,
 	addServerFlags(cmd, &g)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array instead of a table")
 	return cmd
-}
-
-func membersFromPresence(st map[string][]realtime.Presence) []memberRow {
-	rows := []memberRow{}
-	for key, metas := range st {
-		if len(metas) == 0 {
-			continue
-		}
-		var m struct {
-			memberRow
-			Media room.MediaIdentity `json:"media"`
-		}
-		if err := json.Unmarshal(metas[len(metas)-1].Data, &m); err != nil {
-			continue
-		}
-		r := m.memberRow
-		if r.UserID == "" {
-			r.UserID = key
-		}
-		if r.Username == "" {
-			r.Username = key
-		}
-		r.Media = m.Media.Filename
-		if r.IsHost {
-			r.InSync = true
-		}
-		rows = append(rows, r)
-	}
-	sort.Slice(rows, func(i, j int) bool {
-		if rows[i].IsHost != rows[j].IsHost {
-			return rows[i].IsHost
-		}
-		return rows[i].Username < rows[j].Username
-	})
-	return rows
 }

@@ -13,12 +13,6 @@ import (
 	"github.com/watchium/watchium-tui/room"
 )
 
-// specTypes are the events `tail` and `join --headless` print.
-var specTypes = map[string]bool{
-	room.TypePlay: true, room.TypePause: true, room.TypeSeek: true, room.TypeMemberJoined: true,
-	room.TypeMemberLeft: true, room.TypeNewHost: true, room.TypeNewComment: true, room.TypeHeartbeat: true,
-}
-
 // jsonLines writes one JSON value per line, safely from several goroutines.
 type jsonLines struct {
 	mu sync.Mutex
@@ -58,9 +52,12 @@ func newTailCmd() *cobra.Command {
 			defer cancel()
 			out := &jsonLines{w: cmd.OutOrStdout()}
 			printEvent := func(b realtime.Broadcast) {
-				var env room.Envelope
-				if json.Unmarshal(b.Payload, &env) != nil || !specTypes[env.Type] || env.Type != b.Event {
+				env, err := room.DecodeBroadcast(b)
+				if err != nil || !room.IsSpecType(env.Type) {
 					return
+				}
+				if env.RoomID == "" {
+					env.RoomID = roomID // a web client's bare payload
 				}
 				if env.Type == room.TypeHeartbeat && !heartbeats {
 					return

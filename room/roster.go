@@ -1,0 +1,173 @@
+package room
+
+import (
+	"encoding/json"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/watchium/watchium-tui/realtime"
+)
+
+// RosterMember is one member as an onlooker sees it, and the JSON form of
+// `watchium-tui members --json`.
+type RosterMember struct {
+	UserID      string  `json:"user_id"`
+	Username    string  `json:"username"`
+	IsHost      bool    `json:"is_host"`
+	CurrentTime float64 `json:"current_time"`
+	IsPlaying   bool    `json:"is_playing"`
+	InSync      bool    `json:"in_sync"`
+	OffsetMS    float64 `json:"offset_ms"`
+	RTTMS       float64 `json:"rtt_ms"`
+	Detached    bool    `json:"detached,omitempty"`
+	Media       string  `json:"media,omitempty"`
+	// Client is "watchium" for our clients and "web" for a client that
+	// speaks only the spec (its sync is worked out from its reports).
+	Client string `json:"client"`
+}
+
+// Roster is a room's member list for a client that watches without taking
+// part (watchium-tui members): presence says who is here, and each member's
+// freshest report (its presence or its 3 s heartbeat) where it is. Not safe
+// for concurrent use.
+type Roster struct {
+	members map[string]*rosterEntry
+	primed  bool // the first presence state was taken
+	// StoredHost is the host the server's stored room names: a web host
+	// holds the role there, not in its presence.
+	StoredHost string
+}
+
+type rosterEntry struct {
+	meta     presenceMeta
+	specOnly bool
+	// report is the freshest position the member gave, and when it came.
+	pos        float64
+	playing    bool
+	reportedAt time.Time
+	synced     bool // the member's own in-sync verdict (ours only)
+	offsetMS   float64
+	// stale is true while the only report is the presence state found on
+	// arrival: it was tracked up to a period ago.
+	stale bool
+}
+
+// NewRoster returns an empty roster.
+func NewRoster() *Roster { return &Roster{members: map[string]*rosterEntry{}} }
+
+// Presence takes the channel's presence state, received at now.
+func (r *Roster) Presence(st map[string][]realtime.Presence, now time.Time) {
+	seen := map[string]bool{}
+	for key, metas := range st {
+		if len(metas) == 0 {
+			continue
+		}
+		m, specOnly := parsePresence(key, metas[len(metas)-1].Data)
+		seen[m.UserID] = true
+		e := r.members[m.UserID]
+		if e == nil {
+			e = &rosterEntry{stale: !r.primed}
+			r.members[m.UserID] = e
+		}
+		if e.reportedAt.IsZero() || m.CurrentTime != e.meta.CurrentTime || m.IsPlaying != e.meta.IsPlaying {
+			e.pos, e.playing, e.reportedAt = m.CurrentTime, m.IsPlaying, now
+			e.synced, e.offsetMS = m.InSync, m.OffsetMS
+			e.stale = e.stale && !r.primed
+		}
+		e.meta, e.specOnly = m, specOnly
+	}
+	r.primed = true
+	for id := range r.members {
+		if !seen[id] {
+			delete(r.members, id)
+		}
+	}
+}
+
+// Broadcast takes an event from the channel: heartbeats refresh a member's
+// position between its presence updates.
+func (r *Roster) Broadcast(b realtime.Broadcast) {
+	env, err := DecodeBroadcast(b)
+	if err != nil || env.Type != TypeHeartbeat {
+		return
+	}
+	var hb heartbeatExtra
+	if json.Unmarshal(env.Payload, &hb) != nil || ValidTime(hb.CurrentTime) != nil {
+		return
+	}
+	if e := r.members[hb.UserID]; e != nil {
+		e.pos, e.playing, e.reportedAt, e.stale = hb.CurrentTime, hb.IsPlaying, b.At, false
+		e.synced, e.offsetMS, e.meta.Detached = hb.IsSynced, hb.OffsetMS, hb.Detached
+	}
+}
+
+// Reported reports whether every member has reported since the roster
+// first looked, so an onlooker knows its figures are current.
+func (r *Roster) Reported() bool {
+	for _, e := range r.members {
+		if e.stale {
+			return false
+		}
+	}
+	return r.primed
+}
+
+// HasSpecOnly reports whether a member's sync must be worked out here.
+func (r *Roster) HasSpecOnly() bool {
+	for _, e := range r.members {
+		if e.specOnly {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *rosterEntry) position(now time.Time) float64 {
+	if !e.playing || e.reportedAt.IsZero() {
+		return e.pos
+	}
+	return e.pos + now.Sub(e.reportedAt).Seconds()
+}
+
+// Members lists the room at now: the host first, then by name. Our members'
+// sync is their own measurement; a web member's is the spec's 2 s rule
+// against the host's latest report.
+func (r *Roster) Members(now time.Time) []RosterMember {
+	host := ""
+	for id, e := range r.members {
+		if e.meta.IsHost || host == "" && e.specOnly && id == r.StoredHost {
+			host = id
+		}
+	}
+	rows := make([]RosterMember, 0, len(r.members))
+	for id, e := range r.members {
+		m := RosterMember{
+			UserID: id, Username: e.meta.Username, IsHost: id == host,
+			CurrentTime: round3(e.position(now)), IsPlaying: e.playing,
+			InSync: e.synced && !e.meta.Detached, OffsetMS: e.offsetMS, RTTMS: e.meta.RTTMS,
+			Detached: e.meta.Detached, Media: e.meta.Media.Filename, Client: "watchium",
+		}
+		if e.specOnly {
+			m.Client, m.InSync, m.OffsetMS = "web", false, 0
+			if h := r.members[host]; h != nil {
+				off := e.position(now) - h.position(now)
+				m.OffsetMS, m.InSync = round1(off*1000), math.Abs(off) <= SyncTolerance
+			}
+		}
+		if m.IsHost {
+			m.InSync, m.OffsetMS = true, 0
+		}
+		rows = append(rows, m)
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].IsHost != rows[j].IsHost {
+			return rows[i].IsHost
+		}
+		if rows[i].Username != rows[j].Username {
+			return rows[i].Username < rows[j].Username
+		}
+		return rows[i].UserID < rows[j].UserID
+	})
+	return rows
+}

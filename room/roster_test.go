@@ -1,0 +1,71 @@
+package room
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/watchium/watchium-tui/realtime"
+)
+
+func presenceOf(metas map[string]string) map[string][]realtime.Presence {
+	st := map[string][]realtime.Presence{}
+	for k, v := range metas {
+		st[k] = []realtime.Presence{{Ref: k, Data: json.RawMessage(v)}}
+	}
+	return st
+}
+
+func TestRosterWorksOutAWebMembersSync(t *testing.T) {
+	t0 := time.Now()
+	r := NewRoster()
+	r.Presence(presenceOf(map[string]string{
+		"ana": `{"user_id":"ana","username":"ana","joined_at":1,"is_host":true,"current_time":10,"is_playing":true,"in_sync":true}`,
+		"web": `{"user_id":"web","current_time":3,"is_playing":true}`,
+	}), t0)
+	if !r.HasSpecOnly() || r.Reported() {
+		t.Fatal("the presence found on arrival is not a fresh report")
+	}
+	// The host's heartbeat and the web member's next track arrive.
+	hb, _ := json.Marshal(map[string]any{"type": "heartbeat", "room_id": "r", "timestamp": 1,
+		"payload": map[string]any{"user_id": "ana", "current_time": 40.0, "is_synced": true, "is_playing": true}})
+	r.Broadcast(realtime.Broadcast{Event: TypeHeartbeat, Payload: hb, At: t0.Add(time.Second)})
+	r.Presence(presenceOf(map[string]string{
+		"ana": `{"user_id":"ana","username":"ana","joined_at":1,"is_host":true,"current_time":10,"is_playing":true,"in_sync":true}`,
+		"web": `{"user_id":"web","current_time":40.5,"is_playing":true}`,
+	}), t0.Add(1500*time.Millisecond))
+	if !r.Reported() {
+		t.Fatal("everyone reported")
+	}
+	rows := r.Members(t0.Add(2 * time.Second))
+	if len(rows) != 2 || rows[0].UserID != "ana" || !rows[0].IsHost || rows[0].CurrentTime != 41 {
+		t.Fatalf("host row: %+v", rows)
+	}
+	w := rows[1]
+	// web: 40.5 at 1.5 s → 41.0 at 2 s; host 40 at 1 s → 41 at 2 s.
+	if w.Client != "web" || w.CurrentTime != 41 || !w.InSync || w.OffsetMS != 0 || w.Username != "web" {
+		t.Fatalf("web row: %+v", w)
+	}
+	r.Presence(presenceOf(map[string]string{
+		"ana": `{"user_id":"ana","username":"ana","joined_at":1,"is_host":true,"current_time":10,"is_playing":true,"in_sync":true}`,
+		"web": `{"user_id":"web","current_time":30,"is_playing":false}`,
+	}), t0.Add(2*time.Second))
+	w = r.Members(t0.Add(3 * time.Second))[1]
+	if w.InSync || w.OffsetMS != -12000 || w.IsPlaying {
+		t.Fatalf("web fell behind: %+v", w)
+	}
+}
+
+func TestRosterNamesAWebHostFromTheStoredRoom(t *testing.T) {
+	r := NewRoster()
+	r.StoredHost = "web"
+	now := time.Now()
+	r.Presence(presenceOf(map[string]string{
+		"bob": `{"user_id":"bob","username":"bob","joined_at":1,"current_time":20,"in_sync":true}`,
+		"web": `{"user_id":"web","current_time":20.5}`,
+	}), now)
+	rows := r.Members(now)
+	if rows[0].UserID != "web" || !rows[0].IsHost || !rows[1].InSync {
+		t.Fatalf("rows: %+v", rows)
+	}
+}
