@@ -20,7 +20,8 @@ const eventBuffer = 1024
 // Properties observed on every connection; dispatch is by name, not id.
 // mpv reports changes from one loop iteration in this order, so eof-reached
 // precedes the pause that --keep-open makes at the end of the file.
-var observed = []string{"eof-reached", "idle-active", "duration", "speed", "seeking", "pause", "playback-time"}
+var observed = []string{"eof-reached", "idle-active", "duration", "speed", "seeking", "pause", "playback-time",
+	"paused-for-cache", "cache-buffering-state"}
 
 type message struct {
 	Event     string          `json:"event"`
@@ -155,6 +156,12 @@ func (m *MPV) property(msg *message, at time.Time) {
 		if !m.burst.active && m.holdPos == 0 {
 			m.emit(EventPosition, at, false)
 		}
+		if m.burst.active && !m.burst.announced {
+			// The first report of a seek is its target: others can start
+			// seeking there while this mpv still decodes.
+			m.burst.announced = true
+			m.emit(EventSeekStarted, at, m.burst.ours)
+		}
 	case "pause":
 		v, ok := flag(d)
 		if !ok {
@@ -196,6 +203,19 @@ func (m *MPV) property(msg *message, at time.Time) {
 		m.st.Duration, _ = number(d)
 	case "seeking":
 		m.st.Seeking, _ = flag(d)
+	case "paused-for-cache":
+		v, ok := flag(d)
+		if ok && v != m.st.Buffering {
+			m.st.Buffering = v
+			m.emit(EventBuffering, at, false)
+		}
+	case "cache-buffering-state":
+		if v, ok := number(d); ok {
+			m.st.BufferPercent = int(v)
+			if m.st.Buffering {
+				m.emit(EventBuffering, at, false)
+			}
+		}
 	case "eof-reached":
 		v, _ := flag(d)
 		if v && !m.eofSent && m.st.Loaded {
@@ -253,7 +273,7 @@ func (m *MPV) event(msg *message, at time.Time) {
 // Runs with m.mu held.
 func (m *MPV) restarted(at time.Time) {
 	ours := m.burst.ours
-	m.burst.active, m.burst.ours = false, false
+	m.burst.active, m.burst.ours, m.burst.announced = false, false, false
 	var waiters []*seekWait
 	rest := m.seeks[:0]
 	for _, w := range m.seeks {

@@ -245,7 +245,11 @@ func TestFakeSeekAttribution(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	// The jump to the target is not a frame step, so no EventPosition for it.
+	// The jump to the target is not a frame step, so no EventPosition for
+	// it; it announces the seek's target instead.
+	if ev := waitAny(t, m); ev.Kind != EventSeekStarted || !ev.Ours || ev.Position != 10 {
+		t.Errorf("event = %+v, want our seek starting for 10", ev)
+	}
 	if ev := waitAny(t, m); ev.Kind != EventSeeked || !ev.Ours || ev.Position != 10.008 {
 		t.Errorf("event = %+v, want our seek at 10.008", ev)
 	}
@@ -340,5 +344,21 @@ func TestFakePositionAt(t *testing.T) {
 	// Extrapolation starts at the unpause, not when 5.0 arrived.
 	if !st.PosAt.Equal(ev.At) || st.PositionAt(ev.At.Add(500*time.Millisecond)) != 5.5 {
 		t.Errorf("after unpause: %+v, PositionAt(+0.5 s) = %v", st, st.PositionAt(ev.At.Add(500*time.Millisecond)))
+	}
+}
+
+func TestFakeBufferingIsReported(t *testing.T) {
+	m, f := newFake(t)
+	f.send(`{"event":"property-change","id":8,"name":"paused-for-cache","data":true}`,
+		`{"event":"property-change","id":9,"name":"cache-buffering-state","data":43}`)
+	if ev := waitAny(t, m); ev.Kind != EventBuffering {
+		t.Fatalf("event = %+v, want buffering", ev)
+	}
+	if ev := waitAny(t, m); ev.Kind != EventBuffering || !m.State().Buffering || m.State().BufferPercent != 43 {
+		t.Fatalf("event = %+v, state %+v", ev, m.State())
+	}
+	f.send(`{"event":"property-change","id":8,"name":"paused-for-cache","data":false}`)
+	if ev := waitAny(t, m); ev.Kind != EventBuffering || m.State().Buffering {
+		t.Fatalf("buffering did not end: %+v", m.State())
 	}
 }

@@ -73,9 +73,15 @@ const (
 	EventEndOfFile
 	EventShutdown
 	EventPosition // playback-time changed: one per displayed frame while playing
+	// EventSeekStarted: a seek began; Position is its target. EventSeeked
+	// follows once mpv shows the target.
+	EventSeekStarted
+	// EventBuffering: paused-for-cache or its fill level changed (see
+	// State.Buffering and State.BufferPercent).
+	EventBuffering
 )
 
-var kindNames = [...]string{"", "paused", "unpaused", "seeked", "speed-changed", "file-loaded", "end-of-file", "shutdown", "position"}
+var kindNames = [...]string{"", "paused", "unpaused", "seeked", "speed-changed", "file-loaded", "end-of-file", "shutdown", "position", "seek-started", "buffering"}
 
 func (k EventKind) String() string {
 	if k > 0 && int(k) < len(kindNames) {
@@ -95,13 +101,17 @@ type Event struct {
 
 // State is the last known player state, built from observed properties.
 type State struct {
-	Pos      float64   // last playback-time (the target while a seek is in progress)
-	PosAt    time.Time // when that value arrived (or when playback resumed from it)
-	Paused   bool
-	Seeking  bool
-	Speed    float64
-	Duration float64
-	Loaded   bool
+	Pos     float64   // last playback-time (the target while a seek is in progress)
+	PosAt   time.Time // when that value arrived (or when playback resumed from it)
+	Paused  bool
+	Seeking bool
+	// Buffering is mpv's paused-for-cache: it stalls for data, not by
+	// choice; BufferPercent is how full the cache is towards resuming.
+	Buffering     bool
+	BufferPercent int
+	Speed         float64
+	Duration      float64
+	Loaded        bool
 }
 
 // PositionAt extrapolates Pos to t while playing. playback-time only moves
@@ -138,8 +148,8 @@ type MPV struct {
 	expPause []*expect
 	expSpeed []*expect
 	seeks    []*seekWait
-	burst    struct{ active, ours bool } // between a `seek` event and its playback-restart
-	holdPos  int                         // restarts whose position query is still in flight
+	burst    struct{ active, ours, announced bool } // between a `seek` event and its playback-restart
+	holdPos  int                                    // restarts whose position query is still in flight
 	loadWait chan error
 	closing  bool
 	err      error

@@ -160,8 +160,13 @@ func TestEventsInOrder(t *testing.T) {
 			kinds = append(kinds, ev.Kind)
 		}
 	}
-	if len(kinds) != 3 || kinds[0] != EventPaused || kinds[1] != EventUnpaused || kinds[2] != EventSeeked {
-		t.Errorf("events = %v, want [paused unpaused seeked]", kinds)
+	if len(kinds) != 4 || kinds[0] != EventPaused || kinds[1] != EventUnpaused || kinds[2] != EventSeekStarted || kinds[3] != EventSeeked {
+		t.Errorf("events = %v, want [paused unpaused seek-started seeked]", kinds)
+	}
+	for _, ev := range got {
+		if ev.Kind == EventSeekStarted && (ev.Position != 30 || !ev.Ours) {
+			t.Errorf("seek-started at %.3f (ours %v), want the target 30, ours", ev.Position, ev.Ours)
+		}
 	}
 	if last := got[len(got)-1]; last.Position < 30 {
 		t.Errorf("frame step after the seek at %.3f, want >= 30", last.Position)
