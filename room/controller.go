@@ -51,8 +51,10 @@ type speedChange struct {
 func DefaultController() *Controller {
 	return &Controller{
 		Enter: 0.006, Exit: 0.002, Tau: 1.0,
-		MaxAdjust: 0.05, FastAdjust: 0.10, FastBelow: 0.5,
-		SeekAbove:    3.0,
+		// ±10 % from 0.1 s removes up to 0.25 s in 2.5 s; beyond that a
+		// seek-ahead (or a hold) fixes it in about one seek time.
+		MaxAdjust: 0.05, FastAdjust: 0.10, FastBelow: 0.1,
+		SeekAbove:    0.25,
 		MinInterval:  150 * time.Millisecond,
 		SeekCooldown: 1500 * time.Millisecond,
 		Lag:          250 * time.Millisecond,

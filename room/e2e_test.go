@@ -292,7 +292,9 @@ func TestRoomEndToEnd(t *testing.T) {
 	}
 }
 
-func TestFollowerBehindConvergesWithoutSeek(t *testing.T) {
+// A follower already playing 1.5 s behind seeks ahead once, holds, and
+// starts with the host: no 20 s of speed nudging.
+func TestFollowerBehindConvergesBySeekingAhead(t *testing.T) {
 	needMPV(t)
 	url := startServer(t)
 	host := join(t, url, "alice", true, nil)
@@ -317,15 +319,18 @@ func TestFollowerBehindConvergesWithoutSeek(t *testing.T) {
 	}
 	cp := &countingPlayer{MPV: m}
 	joinWith(t, url, "bob", false, m, cp)
-	took := eventually(t, 60*time.Second, "bob within 20 ms by speed alone", func() (bool, string) {
+	took := eventually(t, 60*time.Second, "bob within 20 ms", func() (bool, string) {
 		o := offset(host.mpv, m)
-		return math.Abs(o) < 0.02, fmt.Sprintf("offset %.1f ms, speed %.3f", o*1000, m.State().Speed)
+		return !m.State().Paused && math.Abs(o) < 0.02, fmt.Sprintf("offset %.1f ms, speed %.3f", o*1000, m.State().Speed)
 	})
-	if n := cp.seeks.Load(); n != 0 {
-		t.Fatalf("the room seeked %d times; a 1.5 s lag should be closed by speed alone", n)
+	if n := cp.seeks.Load(); n < 1 || n > seekAheadTriesForTest {
+		t.Fatalf("the room seeked %d times to close a 1.5 s lag", n)
 	}
-	t.Logf("converged from -1.5 s in %v without a seek", took)
+	t.Logf("converged from -1.5 s in %v with %d seek(s)", took, cp.seeks.Load())
 	eventually(t, 10*time.Second, "speed back to 1.0", func() (bool, string) {
 		return m.State().Speed == 1, fmt.Sprint(m.State().Speed)
 	})
 }
+
+// seekAheadTriesForTest mirrors the engine's bound on seeks per correction.
+const seekAheadTriesForTest = 3

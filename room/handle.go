@@ -58,8 +58,8 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 				return // the anchor for this seek came first; the spec event is for others
 			}
 		}
-		settled := env.Type == typeAnchor && p.Reason != TypeSeek || p.Epoch == ""
-		r.onAnchor(ctx, p.PlaybackPayload, playing, env.Timestamp, settled)
+		settled := env.Type == typeAnchor && p.Reason != TypeSeek && !p.Seeking || p.Epoch == ""
+		r.onAnchor(p.PlaybackPayload, playing, p.Seeking, env.Timestamp, settled)
 	case TypeNewHost:
 		var p NewHostPayload
 		if err := json.Unmarshal(env.Payload, &p); err != nil || p.UserID == "" {

@@ -103,15 +103,18 @@ type state struct {
 	conn        ConnState
 
 	// following
-	anchor      *anchor
-	lastEpoch   string
-	lastSeq     uint64
-	detached    bool
-	clock       *ClockSync
-	tracker     Tracker
-	ctrl        *Controller
-	seekLatency float64 // s, learnt from our own seeks
-	applying    bool    // a discontinuity is being applied
+	anchor    *anchor
+	lastEpoch string
+	lastSeq   uint64
+	detached  bool
+	clock     *ClockSync
+	tracker   Tracker
+	ctrl      *Controller
+	seekCost  seekCost  // how long our seeks take on this file
+	hold      *holdPlan // parked ahead of the host, waiting for its clock
+	holdGen   int
+	busy      int // player jobs queued or running
+	stats     SyncStats
 
 	// timer generations
 	seekGen, presenceGen, hostGoneGen, unpauseGen, electGen, roomStateGen int
@@ -127,7 +130,6 @@ func (s *state) init(cfg Config) {
 	s.members = map[string]*memberInfo{}
 	s.clock = NewClockSync(8)
 	s.ctrl = DefaultController()
-	s.seekLatency = 0.03
 }
 
 func (s *state) isHost() bool { return s.hostID != "" && s.hostID == s.selfID }

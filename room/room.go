@@ -105,6 +105,7 @@ type Room struct {
 
 	in     *mailbox
 	out    *mailbox
+	jobs   *mailbox // for the player worker
 	events chan any
 	done   chan struct{}
 
@@ -125,7 +126,7 @@ func New(cfg Config, ch Channel, p Player) *Room {
 	cfg.defaults()
 	r := &Room{
 		cfg: cfg, log: cfg.Logger, ch: ch, player: p,
-		in: newMailbox(), out: newMailbox(),
+		in: newMailbox(), out: newMailbox(), jobs: newMailbox(),
 		events:   make(chan any, 64),
 		done:     make(chan struct{}),
 		seenChat: map[string]bool{},
@@ -232,6 +233,9 @@ func (r *Room) Run(ctx context.Context) error {
 		}
 		r.s.tracker.Reset(r.player.State())
 		r.refreshMedia(ctx)
+		wctx, stopWorker := context.WithCancel(ctx)
+		defer stopWorker()
+		go r.runPlayerJobs(wctx)
 	}
 	r.s.joinedAt = wallMS(time.Now())
 	if !r.historyLoaded {
@@ -274,7 +278,7 @@ func (r *Room) Run(ctx context.Context) error {
 		case <-probe.C:
 			r.sendProbe()
 		case <-control.C:
-			r.controlTick(ctx)
+			r.controlTick()
 		}
 	}
 }
@@ -293,6 +297,8 @@ func (r *Room) dispatch(ctx context.Context, it any) {
 		m.done <- m.fn()
 	case inRoomState:
 		r.onRoomState(ctx, m.st)
+	case inJobDone:
+		r.onJobDone(m)
 	case inTimer:
 		if m.gen == nil || *m.gen == m.want {
 			m.fn()

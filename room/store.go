@@ -225,12 +225,7 @@ func (r *Room) applyRoomState(ctx context.Context, rs RoomState) {
 	if st := r.player.State(); s.isHost() && (!st.Paused || st.Pos > 1) {
 		return // a host who already started is not moved
 	}
-	c, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if !r.player.State().Paused {
-		_ = r.player.Pause(c)
-	}
-	r.seekTo(c, rs.CurrentTime)
+	r.restOn(rs.CurrentTime + 0.0001)
 	r.notice("the room was left at %s; picking up from there", ClockString(rs.CurrentTime))
 }
 

@@ -29,6 +29,9 @@ type anchor struct {
 	Playing bool
 	Epoch   string
 	Seq     uint64
+	// Seeking: the host's player is still landing on Pos; its clock starts
+	// there only once a later anchor says it landed.
+	Seeking bool
 	// Received is our local time when the anchor arrived.
 	Received time.Time
 }
@@ -37,6 +40,7 @@ type anchorPayload struct {
 	PlaybackPayload
 	Playing bool   `json:"is_playing"`
 	Reason  string `json:"reason"`
+	Seeking bool   `json:"seeking,omitempty"`
 }
 
 type probePayload struct {
@@ -49,7 +53,7 @@ type probePayload struct {
 
 // at projects the anchor to host wall time ms.
 func (a *anchor) at(hostMS float64) float64 {
-	if !a.Playing {
+	if !a.Playing || a.Seeking {
 		return a.Pos
 	}
 	return a.Pos + a.Speed*(hostMS-a.AtMS)/1000
@@ -137,8 +141,8 @@ func (r *Room) publishAnchor(reason string) {
 		return
 	}
 	pos := r.ownPosition(now)
-	if st.Paused {
-		pos = st.Pos
+	if st.Paused || st.Seeking {
+		pos = st.Pos // while seeking, the target: nothing moves until it lands
 	}
 	p := r.hostPayload(pos, now, st.Speed)
 	switch reason {
@@ -146,7 +150,7 @@ func (r *Room) publishAnchor(reason string) {
 		r.post(reason, p)
 		r.recordControl(reason, p)
 	default:
-		r.postEphemeral(typeAnchor, anchorPayload{PlaybackPayload: p, Playing: !st.Paused, Reason: reason})
+		r.postEphemeral(typeAnchor, anchorPayload{PlaybackPayload: p, Playing: !st.Paused, Reason: reason, Seeking: st.Seeking || reason == reasonSeeking})
 	}
 	if !st.Paused && (reason == TypePlay || reason == TypeSeek) {
 		// A settled timeline as soon as the host's player has a few frames.
@@ -189,8 +193,20 @@ func (r *Room) onPlayerEvent(ctx context.Context, ev player.Event) {
 	case player.EventSeeked:
 		s.tracker.Reset(r.player.State())
 		s.tracker.Observe(ev.Position, ev.At)
+	case player.EventSeekStarted:
+		if s.isHost() {
+			// Followers start decoding the target now, beside us, rather
+			// than after we land.
+			r.publishAnchor(reasonSeeking)
+		}
+		r.publishSnapshot()
+		return
+	case player.EventBuffering:
+		r.onBuffering()
+		return
 	case player.EventFileLoaded:
 		s.tracker.Reset(r.player.State())
+		s.seekCost.reset() // seek times belong to a file
 		r.refreshMedia(ctx)
 		r.trackSoon()
 		return
@@ -211,7 +227,7 @@ func (r *Room) onPlayerEvent(ctx context.Context, ev player.Event) {
 		r.publishSnapshot()
 		return
 	}
-	if !ev.Ours && s.anchor != nil && !s.applying {
+	if !ev.Ours && s.anchor != nil && s.busy == 0 {
 		switch ev.Kind {
 		case player.EventPaused:
 			r.detach("you paused your mpv")
@@ -292,7 +308,7 @@ func (r *Room) schedulePlay() error {
 const settleAfter = 250 * time.Millisecond
 
 // onAnchor takes a timeline update from the host.
-func (r *Room) onAnchor(ctx context.Context, p PlaybackPayload, playing bool, envMS int64, settled bool) {
+func (r *Room) onAnchor(p PlaybackPayload, playing, seeking bool, envMS int64, settled bool) {
 	s := &r.s
 	if p.Epoch != "" && p.Epoch == s.lastEpoch && p.Seq <= s.lastSeq {
 		return // stale or reordered
@@ -300,11 +316,11 @@ func (r *Room) onAnchor(ctx context.Context, p PlaybackPayload, playing bool, en
 	if p.Epoch != "" {
 		s.lastEpoch, s.lastSeq = p.Epoch, p.Seq
 	}
-	a := &anchor{Pos: p.CurrentTime, AtMS: p.AtMS, Speed: p.Speed, Playing: playing, Epoch: p.Epoch, Seq: p.Seq, Settled: settled, Received: time.Now()}
+	a := &anchor{Pos: p.CurrentTime, AtMS: p.AtMS, Speed: p.Speed, Playing: playing, Seeking: seeking, Epoch: p.Epoch, Seq: p.Seq, Settled: settled, Received: time.Now()}
 	if a.AtMS == 0 {
 		a.AtMS = float64(envMS) // a spec client: its envelope timestamp is all we have
 	}
-	r.takeAnchor(ctx, a)
+	r.takeAnchor(a)
 }
 
 // reportQuiet is how long after a playback event a spec-only host's presence
@@ -326,181 +342,33 @@ func specReportAnchor(cur *anchor, rep presenceMeta, now time.Time) (*anchor, bo
 // onHostReport follows a spec-only host from its presence.
 func (r *Room) onHostReport(rep presenceMeta, now time.Time) {
 	if a, ok := specReportAnchor(r.s.anchor, rep, now); ok {
-		r.takeAnchor(context.Background(), a)
+		r.takeAnchor(a)
 	}
 }
 
 // takeAnchor makes a the host's timeline, and moves our player at once when
 // the timeline jumped.
-func (r *Room) takeAnchor(ctx context.Context, a *anchor) {
+func (r *Room) takeAnchor(a *anchor) {
 	s := &r.s
 	if a.Speed <= 0 || math.IsNaN(a.Speed) || math.IsInf(a.Speed, 0) {
 		a.Speed = 1
 	}
 	prev := s.anchor
 	s.anchor = a
-	jump := prev == nil || prev.Playing != a.Playing || prev.Epoch != a.Epoch ||
-		math.Abs(prev.at(a.AtMS)-a.Pos) > 0.1
-	if jump && !s.detached {
-		r.log.Debug("room: host timeline jumped", "first", prev == nil, "pos", a.Pos, "playing", a.Playing, "seq", a.Seq)
-		r.apply(ctx, prev == nil)
+	switch timelineChange(prev, a) {
+	case timelineJumped:
+		if !s.detached {
+			r.log.Debug("room: host timeline jumped", "first", prev == nil, "pos", a.Pos, "playing", a.Playing, "seeking", a.Seeking, "seq", a.Seq)
+			r.apply(prev == nil)
+		}
+	case timelineLanded:
+		// The host landed where it announced: a follower holding there
+		// starts when the host's clock reaches its frame.
+		if !s.detached && s.hold != nil && s.hold.landed {
+			r.release()
+		}
 	}
 	r.publishSnapshot()
-}
-
-// apply brings our player onto the host's timeline at once: the right
-// pause state, on the same frame, or at the projected position. On the
-// first anchor after joining, a player that is already playing near the
-// host's position is left to the controller, so it converges without a
-// visible jump.
-func (r *Room) apply(ctx context.Context, first bool) {
-	s := &r.s
-	if r.player == nil || s.anchor == nil || s.isHost() {
-		return
-	}
-	a := s.anchor
-	st := r.player.State()
-	if !st.Loaded {
-		return
-	}
-	s.applying = true
-	defer func() { s.applying = false }()
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	now := time.Now()
-	if !a.Playing {
-		s.unpauseGen++
-		if !st.Paused {
-			if err := r.player.Pause(ctx); err != nil {
-				r.log.Warn("room: pause", "err", err)
-			}
-		}
-		r.resetSpeed()
-		// Rest on the host's frame: exact seek lands on the first frame at
-		// or after the target, so aim a hair before it.
-		if math.Abs(r.player.State().Pos-a.Pos) > 0.0005 {
-			r.seekTo(ctx, math.Max(0, a.Pos-0.0001))
-		}
-		s.ctrl.Reset(time.Now(), true)
-		return
-	}
-	hp, _ := r.hostPosition(now)
-	own := r.ownPosition(now)
-	r.log.Debug("room: applying host timeline", "own", own, "host", hp, "paused", st.Paused, "first", first)
-	if st.Paused && own > hp && own-hp < 0.5 {
-		// The host starts a moment from now (a scheduled /play): start
-		// together, when its timeline reaches our frame.
-		wait := time.Duration((own - hp) / a.Speed * float64(time.Second))
-		r.after(wait, &s.unpauseGen, func() {
-			if s.anchor != nil && s.anchor.Playing && !s.detached {
-				_ = r.player.Play(context.Background())
-				s.ctrl.Reset(time.Now(), false)
-			}
-		})
-		return
-	}
-	if st.Paused && math.Abs(own-hp) < 0.1 {
-		// Nearly there: start now; the controller removes the rest smoothly.
-		if err := r.player.Play(ctx); err != nil {
-			r.log.Warn("room: play", "err", err)
-		}
-		s.ctrl.Reset(now, false)
-		return
-	}
-	if !st.Paused && (math.Abs(own-hp) < 0.1 || first && math.Abs(own-hp) < s.ctrl.SeekAbove) {
-		return // the controller's job
-	}
-	r.resetSpeed()
-	if st.Paused {
-		// Seek to where the host will be once the seek is done, then start
-		// exactly when the host gets there.
-		lead := s.seekLatency + 0.03
-		target := hp + lead*a.Speed
-		r.seekTo(ctx, target)
-		after := time.Now()
-		hpNow, _ := r.hostPosition(after)
-		wait := time.Duration((target - hpNow) / a.Speed * float64(time.Second))
-		if wait <= 0 {
-			_ = r.player.Play(ctx)
-		} else {
-			r.after(wait, &s.unpauseGen, func() {
-				if s.anchor != nil && s.anchor.Playing && !s.detached {
-					_ = r.player.Play(context.Background())
-				}
-			})
-		}
-	} else {
-		r.seekTo(ctx, hp+s.seekLatency*a.Speed)
-	}
-	s.ctrl.Reset(time.Now(), true)
-}
-
-// seekTo seeks exactly and learns how long our seeks take.
-func (r *Room) seekTo(ctx context.Context, t float64) {
-	if t < 0 {
-		t = 0
-	}
-	start := time.Now()
-	if err := r.player.Seek(ctx, t); err != nil {
-		r.log.Warn("room: seek", "target", t, "err", err)
-		return
-	}
-	d := time.Since(start).Seconds()
-	r.s.seekLatency = 0.7*r.s.seekLatency + 0.3*math.Min(d, 0.5)
-}
-
-func (r *Room) resetSpeed() {
-	if r.player == nil || r.s.ctrl.Speed() == 1 {
-		return
-	}
-	r.s.ctrl.ForceSpeed(1)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := r.player.SetSpeed(ctx, 1); err != nil {
-		r.log.Warn("room: speed", "err", err)
-	}
-}
-
-// controlTick is the follower's drift correction, every ControlEvery.
-func (r *Room) controlTick(ctx context.Context) {
-	s := &r.s
-	if r.player == nil || s.isHost() || s.detached || s.anchor == nil || !s.anchor.Playing || !s.anchor.Settled {
-		return
-	}
-	st := r.player.State()
-	if st.Paused && st.Loaded && !st.Seeking && s.anchor.Settled {
-		// The host plays and we do not (a start that never came through):
-		// catch up now.
-		r.apply(ctx, false)
-		return
-	}
-	if !st.Loaded || st.Paused || st.Seeking || s.tracker.Steps() < 2 {
-		return
-	}
-	now := time.Now()
-	off, ok := r.offsetToHost(now)
-	if !ok {
-		return
-	}
-	act := s.ctrl.Update(now, off)
-	if act.Seek {
-		r.log.Debug("room: drift too large, seeking", "offset", off)
-		c, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		if act.Speed > 0 {
-			_ = r.player.SetSpeed(c, act.Speed)
-		}
-		hp, _ := r.hostPosition(time.Now())
-		r.seekTo(c, hp+s.seekLatency*s.anchor.Speed)
-		return
-	}
-	if act.Speed > 0 {
-		c, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		if err := r.player.SetSpeed(c, act.Speed); err != nil {
-			r.log.Warn("room: speed", "err", err)
-		}
-	}
 }
 
 // ---- clock probes ----

@@ -1,0 +1,409 @@
+package room
+
+import (
+	"context"
+	"math"
+	"sort"
+	"time"
+)
+
+// The follower's engine: it keeps our player on the host's timeline. Small
+// errors go to the Controller (speed); discontinuities and large errors are
+// met by seeking ahead and holding: land, paused, on a frame the host has
+// not reached yet, then start when the host's clock reaches it. The
+// alignment then does not depend on how long the seek took, which on a
+// long-GOP HD file is hundreds of ms and varies from seek to seek.
+
+// Tuning, with the reasons.
+const (
+	// reasonSeeking is the anchor a host sends when its own seek starts,
+	// so followers decode the target at the same time as the host.
+	reasonSeeking = "seeking"
+	// jumpAbove: a host timeline that moved further than this from where
+	// the previous anchor projected is a discontinuity to apply at once;
+	// less is drift, which the controller removes without a visible jump.
+	jumpAbove = 0.1
+	// startNowBelow: a paused follower this close to a playing host starts
+	// at once and leaves the rest to speed: under 50 ms, never a jump.
+	startNowBelow = 0.05
+	// releaseLate: landing behind the host's clock by up to this (a frame
+	// and a half at 24 fps), the follower starts at once and speed removes
+	// the rest; later than that it seeks ahead again.
+	releaseLate = 0.06
+	// seekAheadTries bounds the seeks of one correction; after them the
+	// follower starts late and falls back to speed.
+	seekAheadTries = 3
+	// seekMargin is added to the learned seek time when choosing where to
+	// land: landing early costs only a wait, landing late another seek.
+	seekMargin = 0.05
+	// holdAheadBelow: a playing follower ahead of the host by less than
+	// this pauses until the host catches up, with no seek at all.
+	holdAheadBelow = 1.0
+	// jobTimeout bounds one player job: an HD seek takes up to a second on
+	// a slow machine, a stalled stream longer.
+	jobTimeout = 10 * time.Second
+	// seekCostWindow is how many recent seeks the cost estimate keeps:
+	// seek times depend on the file and on where in the GOP the target is.
+	seekCostWindow = 8
+	// defaultSeekCost is assumed before our first seek on a file.
+	defaultSeekCost = 0.15
+)
+
+type timelineKind int
+
+const (
+	timelineSame   timelineKind = iota
+	timelineJumped              // play, pause, seek: apply at once
+	timelineLanded              // the host's seek landed where it said
+)
+
+// timelineChange classifies a new host anchor against the previous one.
+func timelineChange(prev, a *anchor) timelineKind {
+	switch {
+	case prev == nil || prev.Playing != a.Playing || prev.Epoch != a.Epoch:
+		return timelineJumped
+	case prev.Seeking && !a.Seeking && math.Abs(a.Pos-prev.Pos) < jumpAbove:
+		return timelineLanded
+	case a.Seeking && (!prev.Seeking || a.Pos != prev.Pos):
+		return timelineJumped
+	case !a.Playing && a.Pos != prev.Pos:
+		return timelineJumped // paused: rest on the host's exact frame
+	case math.Abs(prev.at(a.AtMS)-a.Pos) > jumpAbove:
+		return timelineJumped
+	}
+	return timelineSame
+}
+
+// seekCost learns how long our player takes to land a seek on this file.
+type seekCost struct{ recent []float64 }
+
+func (c *seekCost) add(d time.Duration) {
+	c.recent = append(c.recent, d.Seconds())
+	if len(c.recent) > seekCostWindow {
+		c.recent = c.recent[1:]
+	}
+}
+
+func (c *seekCost) reset() { c.recent = c.recent[:0] }
+
+// expect is what the next seek will probably take: the third slowest of
+// the recent ones (the slowest when there are few), so most seeks land
+// early and wait rather than late and go again.
+func (c *seekCost) expect() float64 {
+	if len(c.recent) == 0 {
+		return defaultSeekCost
+	}
+	s := append([]float64(nil), c.recent...)
+	sort.Float64s(s)
+	return s[max(0, len(s)-3)]
+}
+
+// holdPlan is a follower parked on a frame ahead of the host.
+type holdPlan struct {
+	gen    int     // plans replace each other; stale completions are dropped
+	tries  int     // seeks made for this correction
+	landed bool    // our seek finished
+	pos    float64 // where we landed
+}
+
+// playerJob is one command sequence for our player. The worker runs jobs
+// one at a time, in order, off the room's goroutine (a seek on an HD file
+// takes hundreds of ms, and presence or chat must not wait for it); done
+// then runs on the room's goroutine.
+type playerJob struct {
+	what string
+	run  func(ctx context.Context, p Player) error
+	done func(err error)
+}
+
+type inJobDone struct {
+	job *playerJob
+	err error
+}
+
+// enqueue hands a job to the player worker.
+func (r *Room) enqueue(what string, run func(ctx context.Context, p Player) error, done func(err error)) {
+	r.s.busy++
+	r.jobs.put(&playerJob{what: what, run: run, done: done})
+}
+
+// runPlayerJobs is the player worker; it stops when the room stops.
+func (r *Room) runPlayerJobs(ctx context.Context) {
+	for {
+		items, ok := r.jobs.wait(ctx.Done())
+		for _, it := range items {
+			j := it.(*playerJob)
+			jctx, cancel := context.WithTimeout(ctx, jobTimeout)
+			err := j.run(jctx, r.player)
+			cancel()
+			r.in.put(inJobDone{job: j, err: err})
+		}
+		if !ok || ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+func (r *Room) onJobDone(m inJobDone) {
+	r.s.busy--
+	if m.err != nil {
+		r.log.Warn("room: player", "what", m.job.what, "err", m.err)
+	}
+	if m.job.done != nil {
+		m.job.done(m.err)
+	}
+}
+
+// timedSeek seeks exactly and reports how long the landing took.
+func timedSeek(ctx context.Context, p Player, t float64) (time.Duration, error) {
+	start := time.Now()
+	err := p.Seek(ctx, math.Max(0, t))
+	return time.Since(start), err
+}
+
+// apply brings our player onto the host's timeline at once: the right
+// pause state, on the same frame, or started when the host reaches our
+// frame. On the first anchor after joining, a player already playing near
+// the host is left to the controller, so it converges without a jump.
+func (r *Room) apply(first bool) {
+	s := &r.s
+	if r.player == nil || s.anchor == nil || s.isHost() {
+		return
+	}
+	a := s.anchor
+	st := r.player.State()
+	if !st.Loaded {
+		return
+	}
+	s.unpauseGen++ // a scheduled start belongs to the old timeline
+	s.hold = nil
+	if !a.Playing {
+		r.restOn(a.Pos)
+		return
+	}
+	now := time.Now()
+	hp, _ := r.hostPosition(now)
+	own := r.ownPosition(now)
+	r.log.Debug("room: applying host timeline", "own", own, "host", hp, "paused", st.Paused, "seeking", a.Seeking, "first", first)
+	switch {
+	case a.Seeking:
+		// The host is still landing: seek to its target now, in parallel,
+		// and start when its clock starts.
+		r.seekAhead(a.Pos)
+	case st.Paused && own >= hp && own-hp < holdAheadBelow:
+		// Already ahead (a /play scheduled a moment from now): start when
+		// the host's timeline reaches our frame.
+		s.hold = r.newHold(own)
+		r.releaseAt(own)
+	case st.Paused && hp-own < startNowBelow:
+		r.startNow()
+	case !st.Paused && (math.Abs(own-hp) < jumpAbove || first && math.Abs(own-hp) < s.ctrl.SeekAbove):
+		// The controller's job.
+	case !st.Paused && own > hp && own-hp < holdAheadBelow:
+		r.holdHere()
+	default:
+		r.seekAhead(-1)
+	}
+}
+
+func (r *Room) newHold(pos float64) *holdPlan {
+	r.s.holdGen++
+	return &holdPlan{gen: r.s.holdGen, landed: true, pos: pos}
+}
+
+// restOn pauses on the host's exact frame. An exact seek lands on the first
+// frame at or after the target, so it aims a hair before it.
+func (r *Room) restOn(pos float64) {
+	r.resetSpeed()
+	r.enqueue("rest on the host's frame", func(ctx context.Context, p Player) error {
+		if !p.State().Paused {
+			if err := p.Pause(ctx); err != nil {
+				return err
+			}
+		}
+		if math.Abs(p.State().Pos-pos) <= 0.0005 {
+			return nil
+		}
+		_, err := timedSeek(ctx, p, pos-0.0001)
+		return err
+	}, func(error) { r.s.ctrl.Reset(time.Now(), true) })
+}
+
+func (r *Room) startNow() {
+	r.enqueue("start", func(ctx context.Context, p Player) error { return p.Play(ctx) },
+		func(error) { r.s.ctrl.Reset(time.Now(), false) })
+}
+
+// holdHere pauses a follower that is ahead until the host catches up.
+func (r *Room) holdHere() {
+	s := &r.s
+	r.resetSpeed()
+	s.holdGen++
+	h := &holdPlan{gen: s.holdGen}
+	s.hold = h
+	r.enqueue("hold until the host catches up", func(ctx context.Context, p Player) error { return p.Pause(ctx) },
+		func(err error) {
+			if s.hold != h {
+				return
+			}
+			h.landed, h.pos = true, r.player.State().Pos
+			r.release()
+		})
+}
+
+// seekAhead lands our player, paused, where the host will be once the seek
+// is done (our learned seek time plus a margin), or on hostTarget (>= 0)
+// while the host itself is still landing there; release then starts it.
+func (r *Room) seekAhead(hostTarget float64) {
+	s := &r.s
+	tries := 0
+	if s.hold != nil {
+		tries = s.hold.tries
+	}
+	target := hostTarget
+	if target < 0 {
+		hp, _ := r.hostPosition(time.Now().Add(time.Duration((s.seekCost.expect() + seekMargin) * float64(time.Second))))
+		target = hp
+	}
+	r.resetSpeed()
+	s.holdGen++
+	h := &holdPlan{gen: s.holdGen, tries: tries + 1}
+	s.hold = h
+	var took time.Duration
+	r.enqueue("seek ahead", func(ctx context.Context, p Player) error {
+		if !p.State().Paused {
+			if err := p.Pause(ctx); err != nil {
+				return err
+			}
+		}
+		var err error
+		took, err = timedSeek(ctx, p, target)
+		return err
+	}, func(err error) {
+		if err == nil {
+			s.seekCost.add(took)
+		}
+		s.stats.Seeks++
+		if s.hold != h {
+			return // replaced by a newer plan
+		}
+		h.landed, h.pos = true, r.player.State().Pos
+		r.release()
+	})
+}
+
+// release starts a holding follower exactly when the host's clock reaches
+// its frame; one that landed too late seeks ahead again, or after
+// seekAheadTries starts at once and leaves the rest to speed.
+func (r *Room) release() {
+	s := &r.s
+	h, a := s.hold, s.anchor
+	if h == nil || !h.landed || a == nil || s.detached {
+		return
+	}
+	if !a.Playing {
+		s.hold = nil
+		r.restOn(a.Pos)
+		return
+	}
+	if a.Seeking {
+		return // the host's landing anchor releases us
+	}
+	hp, _ := r.hostPosition(time.Now())
+	late := hp - h.pos
+	switch {
+	case late <= 0:
+		r.releaseAt(h.pos)
+	case late <= releaseLate || h.tries >= seekAheadTries:
+		if late > releaseLate {
+			s.stats.LateStarts++
+		}
+		s.hold = nil
+		r.startNow()
+	default:
+		s.stats.Retries++
+		r.seekAhead(-1)
+	}
+}
+
+// releaseAt starts our player when the host's timeline reaches pos.
+func (r *Room) releaseAt(pos float64) {
+	s := &r.s
+	hp, _ := r.hostPosition(time.Now())
+	wait := time.Duration((pos - hp) / s.anchor.Speed * float64(time.Second))
+	h := s.hold
+	r.after(wait, &s.unpauseGen, func() {
+		if s.hold != h || s.anchor == nil || !s.anchor.Playing || s.anchor.Seeking || s.detached {
+			return
+		}
+		s.hold = nil
+		r.startNow()
+	})
+}
+
+func (r *Room) resetSpeed() {
+	if r.player == nil || r.s.ctrl.Speed() == 1 {
+		return
+	}
+	r.s.ctrl.ForceSpeed(1)
+	r.enqueue("speed 1", func(ctx context.Context, p Player) error { return p.SetSpeed(ctx, 1) }, nil)
+}
+
+// onBuffering: a stalled player is not out of sync by choice, and no speed
+// nudge should fight it.
+func (r *Room) onBuffering() {
+	if st := r.player.State(); st.Buffering {
+		r.resetSpeed()
+		r.s.ctrl.Reset(time.Now(), false)
+	}
+	r.trackSoon()
+	r.publishSnapshot()
+}
+
+// controlTick is the follower's drift correction, every ControlEvery.
+func (r *Room) controlTick() {
+	s := &r.s
+	if r.player == nil || s.isHost() || s.detached || s.anchor == nil || !s.anchor.Playing || !s.anchor.Settled ||
+		s.hold != nil || s.busy > 0 {
+		return
+	}
+	st := r.player.State()
+	if st.Buffering || st.Seeking || !st.Loaded {
+		return
+	}
+	if st.Paused {
+		// The host plays and we do not (a start that never came through):
+		// catch up now.
+		r.apply(false)
+		return
+	}
+	if s.tracker.Steps() < 2 {
+		return
+	}
+	now := time.Now()
+	off, ok := r.offsetToHost(now)
+	if !ok {
+		return
+	}
+	act := s.ctrl.Update(now, off)
+	if act.Speed > 0 {
+		speed := act.Speed
+		r.enqueue("speed", func(ctx context.Context, p Player) error { return p.SetSpeed(ctx, speed) }, nil)
+	}
+	if act.Seek {
+		r.log.Debug("room: drift too large, seeking ahead", "offset", off)
+		if off > 0 && off < holdAheadBelow {
+			r.holdHere()
+		} else {
+			r.seekAhead(-1)
+		}
+	}
+}
+
+// SyncStats counts how the follower's corrections went, for the members
+// pane and the sync benchmark.
+type SyncStats struct {
+	Seeks      int // seeks made to follow the host
+	Retries    int // seek-aheads that landed late and went again
+	LateStarts int // gave up seeking ahead and started late, speed doing the rest
+}
