@@ -428,7 +428,7 @@ func (r *Room) publishSnapshot() { r.emit(StateChanged{Snapshot: r.snapshot()}) 
 func (r *Room) snapshot() Snapshot {
 	s := &r.s
 	now := time.Now()
-	snap := Snapshot{RoomID: r.cfg.RoomID, Server: r.cfg.Server, SelfID: r.cfg.UserID, HostID: s.hostID, Conn: s.conn}
+	snap := Snapshot{RoomID: r.cfg.RoomID, Server: r.cfg.Server, SelfID: r.cfg.UserID, HostID: s.hostID, Conn: s.conn, Sync: s.stats}
 	var hostMedia MediaIdentity
 	if mi := s.members[s.hostID]; mi != nil {
 		hostMedia = mi.meta.Media

@@ -54,6 +54,8 @@ type Snapshot struct {
 	HostPosition float64
 	Playing      bool
 	RTT          time.Duration
+	// Sync counts this follower's corrections.
+	Sync SyncStats
 }
 
 // Host returns the host member and whether there is one.

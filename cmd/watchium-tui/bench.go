@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/watchium/watchium-tui/internal/bench"
 	"github.com/watchium/watchium-tui/internal/chatbench"
 	"github.com/watchium/watchium-tui/internal/syncbench"
+	"github.com/watchium/watchium-tui/internal/testmedia"
 )
 
 func newBenchCmd() *cobra.Command {
@@ -22,7 +24,7 @@ func newBenchCmd() *cobra.Command {
 		Long: `Benchmarks that run entirely on loopback (127.0.0.1) and print a table.
 They start their own server, mpv players and clients, and stop them when done.`,
 	}
-	cmd.AddCommand(newBenchSyncCmd(), newBenchChatCmd(), newBenchFanoutCmd())
+	cmd.AddCommand(newBenchSyncCmd(), newBenchSeeksCmd(), newBenchChatCmd(), newBenchFanoutCmd())
 	return cmd
 }
 
@@ -212,5 +214,81 @@ that delays each direction by --delay ± --jitter, as an internet link would.`,
 	f.BoolVar(&link, "link", true, "also run with the followers behind a delaying link")
 	f.DurationVar(&cfg.Delay, "delay", 50*time.Millisecond, "one-way delay of that link")
 	f.DurationVar(&cfg.Jitter, "jitter", 10*time.Millisecond, "± jitter of that link")
+	return cmd
+}
+
+func newBenchSeeksCmd() *cobra.Command {
+	var media string
+	var followers []int
+	var seeks int
+	var noConverge, syncplay bool
+	cmd := &cobra.Command{
+		Use:   "seeks",
+		Short: "Host seeks while playing, on real-world media (HD, long GOP), with real mpv",
+		Long: `Starts the embedded server, a host and followers with headless mpv on a
+generated video, and seeks the host (through its mpv) while everyone plays:
+
+  host's own seek     how long the host's mpv takes to land (the floor)
+  within 0.2 s        host seek → every follower within 0.2 s of the host
+  settled             → everyone done seeking and within one frame, three
+                        samples (5 ms apart) in a row
+  after settling      |follower − host| for the rest of the 10 s after a seek
+  converge            a follower playing 1.5 s behind joins: time to within a frame
+
+--media: toy (96×54, 100 fps, 1 s GOP), hd (1080p 23.976 fps H.264, 10 s GOP,
+10 minutes) or hevc (the same with x265). Videos are made once with ffmpeg and
+kept in ~/.cache/watchium/testmedia (the HD one takes minutes to encode).
+
+--syncplay runs Debian's syncplay and syncplay-server the same way (its own
+headless mpv per client, the host's mpv seeked through its IPC socket) and
+prints both side by side.`,
+		Example: `  watchium-tui bench seeks --media hd --followers 1,3
+  watchium-tui bench seeks --media toy --seeks 10`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			spec, ok := map[string]testmedia.Spec{"toy": testmedia.Default, "hd": testmedia.HD, "hevc": testmedia.HEVC}[media]
+			if !ok {
+				return fmt.Errorf("--media %q: want toy, hd or hevc", media)
+			}
+			if media == "hevc" && !testmedia.HasEncoder("libx265") {
+				return errors.New("--media hevc: this ffmpeg has no libx265 encoder")
+			}
+			var results []syncbench.SeekResult
+			for _, n := range followers {
+				fmt.Fprintf(cmd.ErrOrStderr(), "running %s with %d follower(s)…\n", media, n)
+				r, err := syncbench.RunSeeks(cmd.Context(), syncbench.SeekConfig{
+					Media: spec, MediaName: media, Followers: n, Seeks: seeks, NoConverge: noConverge, Log: cmd.ErrOrStderr(),
+				})
+				if err != nil {
+					return err
+				}
+				results = append(results, r)
+			}
+			syncbench.FormatSeekTable(cmd.OutOrStdout(), results)
+			if !syncplay {
+				return nil
+			}
+			var theirs []syncbench.SeekResult
+			for _, n := range followers {
+				fmt.Fprintf(cmd.ErrOrStderr(), "running Syncplay on %s with %d follower(s)…\n", media, n)
+				r, err := syncbench.RunSyncplaySeeks(cmd.Context(), syncbench.SeekConfig{
+					Media: spec, MediaName: media + " (Syncplay)", Followers: n, Seeks: seeks, NoConverge: true, Log: cmd.ErrOrStderr(),
+				})
+				if err != nil {
+					return err
+				}
+				theirs = append(theirs, r)
+			}
+			syncbench.FormatSeekTable(cmd.OutOrStdout(), theirs)
+			syncbench.FormatSeekComparison(cmd.OutOrStdout(), results, theirs)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&media, "media", "hd", "toy, hd or hevc")
+	f.IntSliceVar(&followers, "followers", []int{1, 3}, "follower counts, one run each")
+	f.IntVar(&seeks, "seeks", 20, "host seeks per run")
+	f.BoolVar(&noConverge, "no-converge", false, "skip the 1.5 s convergence run")
+	f.BoolVar(&syncplay, "syncplay", false, "also run Syncplay the same way and compare")
 	return cmd
 }

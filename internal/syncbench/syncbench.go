@@ -104,6 +104,7 @@ func (t *tapped) watch() chan player.Event {
 
 type member struct {
 	name   string
+	room   *room.Room
 	mpv    *tapped
 	events chan player.Event
 	client *realtime.Client
@@ -153,41 +154,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	roomID := fmt.Sprintf("bench-%d", rand.IntN(1e6))
 	join := func(name, url string, host bool, m *player.MPV) (*member, error) {
-		if m == nil {
-			lctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			defer cancel()
-			m, err = player.Launch(lctx, media, player.Options{Headless: true, StartPaused: true})
-			if err != nil {
-				return nil, err
-			}
-		}
-		mem := &member{name: name, mpv: tap(m), done: make(chan struct{})}
-		mem.events = mem.mpv.watch()
-		c, err := realtime.NewClient(url, realtime.Options{Backoff: []time.Duration{200 * time.Millisecond}})
-		if err != nil {
-			mem.close()
-			return nil, err
-		}
-		mem.client = c
-		jctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		if err := c.Connect(jctx); err != nil {
-			mem.close()
-			return nil, err
-		}
-		r, err := room.Join(jctx, c, room.Config{RoomID: roomID, UserID: name, Username: name, WantHost: host, HostGrace: time.Second}, mem.mpv)
-		if err != nil {
-			mem.close()
-			return nil, err
-		}
-		rctx, rcancel := context.WithCancel(ctx)
-		mem.cancel = rcancel
-		go func() { _ = r.Run(rctx); close(mem.done) }()
-		go func() {
-			for range r.Events() {
-			}
-		}()
-		return mem, nil
+		return joinRoom(ctx, media, url, roomID, name, host, m)
 	}
 
 	host, err := join("host", direct, true, nil)
@@ -333,6 +300,48 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.Converge = time.Since(start).Seconds() * 1000
 	}
 	return res, nil
+}
+
+// joinRoom starts a member: a headless mpv on media (or m), a client and a
+// room, running until close.
+func joinRoom(ctx context.Context, media, url, roomID, name string, host bool, m *player.MPV) (*member, error) {
+	var err error
+	if m == nil {
+		lctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		m, err = player.Launch(lctx, media, player.Options{Headless: true, StartPaused: true})
+		if err != nil {
+			return nil, err
+		}
+	}
+	mem := &member{name: name, mpv: tap(m), done: make(chan struct{})}
+	mem.events = mem.mpv.watch()
+	c, err := realtime.NewClient(url, realtime.Options{Backoff: []time.Duration{200 * time.Millisecond}})
+	if err != nil {
+		mem.close()
+		return nil, err
+	}
+	mem.client = c
+	jctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := c.Connect(jctx); err != nil {
+		mem.close()
+		return nil, err
+	}
+	r, err := room.Join(jctx, c, room.Config{RoomID: roomID, UserID: name, Username: name, WantHost: host, HostGrace: time.Second}, mem.mpv)
+	if err != nil {
+		mem.close()
+		return nil, err
+	}
+	mem.room = r
+	rctx, rcancel := context.WithCancel(ctx)
+	mem.cancel = rcancel
+	go func() { _ = r.Run(rctx); close(mem.done) }()
+	go func() {
+		for range r.Events() {
+		}
+	}()
+	return mem, nil
 }
 
 func drainAll(host *member, fols []*member) {

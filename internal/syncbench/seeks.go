@@ -1,0 +1,276 @@
+package syncbench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"time"
+
+	"github.com/watchium/watchium-tui/internal/testmedia"
+	"github.com/watchium/watchium-tui/player"
+	"github.com/watchium/watchium-tui/server"
+)
+
+// SeekConfig sets a run of host seeks while playing, on media people
+// actually watch: there an exact seek decodes from the previous keyframe,
+// hundreds of ms for every player, and the follower's own seek time is what
+// the engine has to hide.
+type SeekConfig struct {
+	Media      testmedia.Spec
+	MediaName  string // for the table
+	Followers  int
+	Seeks      int
+	NoConverge bool
+	Log        io.Writer
+}
+
+// SeekResult is one run's figures, in milliseconds.
+type SeekResult struct {
+	Config   SeekConfig
+	HostSeek Stats // the host's own seek: command → landed
+	Within   Stats // host seek command → every follower within 0.2 s of the host
+	Settled  Stats // → everyone done seeking and within one frame, three samples in a row
+	After    Stats // |follower − host| from settled to 10 s after the seek
+	// How followers' seek-aheads went, summed over followers.
+	Seeks, Retries, LateStarts int
+	Converge                   float64 // ms for a follower playing 1.5 s behind to come within one frame
+	ConvergeErr                string
+}
+
+const (
+	seekSample  = 5 * time.Millisecond
+	seekWithin  = 0.2
+	seekWindow  = 10 * time.Second
+	settledRuns = 3
+)
+
+// RunSeeks measures host seeks while playing.
+func RunSeeks(ctx context.Context, cfg SeekConfig) (SeekResult, error) {
+	res := SeekResult{Config: cfg}
+	logf := func(format string, args ...any) {
+		if cfg.Log != nil {
+			fmt.Fprintf(cfg.Log, format+"\n", args...)
+		}
+	}
+	media, err := testmedia.Cached(cfg.Media)
+	if err != nil {
+		return res, err
+	}
+	frame := cfg.Media.FrameDuration()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return res, err
+	}
+	stop := server.New(server.Config{EventsPerSecond: 1000}).Start(ln)
+	defer stop()
+	url := "http://" + ln.Addr().String()
+	roomID := fmt.Sprintf("seekbench-%d", rand.IntN(1e6))
+
+	host, err := joinRoom(ctx, media, url, roomID, "host", true, nil)
+	if err != nil {
+		return res, fmt.Errorf("host: %w", err)
+	}
+	defer host.close()
+	var fols []*member
+	defer func() {
+		for _, f := range fols {
+			f.close()
+		}
+	}()
+	for i := range cfg.Followers {
+		f, err := joinRoom(ctx, media, url, roomID, fmt.Sprintf("follower%d", i+1), false, nil)
+		if err != nil {
+			return res, fmt.Errorf("follower %d: %w", i+1, err)
+		}
+		fols = append(fols, f)
+	}
+	if err := waitUntil(ctx, 30*time.Second, func() bool {
+		for _, f := range fols {
+			if st := f.mpv.State(); st.Seeking || math.Abs(st.Pos-host.mpv.State().Pos) > frame {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		return res, fmt.Errorf("followers never settled on the host's frame")
+	}
+	duration := host.mpv.State().Duration
+	if err := host.mpv.Seek(ctx, 5); err != nil {
+		return res, err
+	}
+	if err := host.mpv.Play(ctx); err != nil {
+		return res, err
+	}
+	pauseFor(ctx, 3*time.Second)
+	logf("  %d followers playing %s", len(fols), cfg.MediaName)
+
+	var fps []seekPlayer
+	for _, f := range fols {
+		fps = append(fps, f.mpv)
+	}
+	res.HostSeek, res.Within, res.Settled, res.After = measureSeeks(ctx, host.mpv, fps, duration, frame, cfg.Seeks, logf)
+	for _, f := range fols {
+		if s, err := f.room.Snapshot(ctx); err == nil {
+			res.Seeks += s.Sync.Seeks
+			res.Retries += s.Sync.Retries
+			res.LateStarts += s.Sync.LateStarts
+		}
+	}
+	logf("  %d seeks measured", res.HostSeek.N)
+	if cfg.NoConverge {
+		return res, nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	lm, err := player.Launch(lctx, media, player.Options{Headless: true, StartPaused: true})
+	cancel()
+	if err != nil {
+		return res, err
+	}
+	if err := lm.Seek(ctx, host.mpv.State().PositionAt(time.Now())-1.5); err != nil {
+		_ = lm.Close()
+		return res, err
+	}
+	if err := lm.Play(ctx); err != nil {
+		_ = lm.Close()
+		return res, err
+	}
+	start := time.Now()
+	late, err := joinRoom(ctx, media, url, roomID, "late", false, lm)
+	if err != nil {
+		return res, err
+	}
+	fols = append(fols, late)
+	if err := waitUntil(ctx, 60*time.Second, func() bool {
+		now := time.Now()
+		st := lm.State()
+		return !st.Paused && !st.Seeking && math.Abs(st.PositionAt(now)-host.mpv.State().PositionAt(now)) <= frame
+	}); err != nil {
+		res.ConvergeErr = "did not converge within 60 s"
+	} else {
+		res.Converge = ms(time.Since(start))
+	}
+	return res, nil
+}
+
+// seekPlayer is what the measurement needs of a player: ours (a room's
+// mpv) or one Syncplay started.
+type seekPlayer interface {
+	State() player.State
+	Seek(ctx context.Context, seconds float64) error
+}
+
+// measureSeeks seeks the host to random places while everyone plays and
+// samples all positions every seekSample.
+func measureSeeks(ctx context.Context, host seekPlayer, fols []seekPlayer, duration, frame float64, seeks int, logf func(string, ...any)) (hostSeek, within, settled, after Stats) {
+	var hostSeekMS, withinMS, settledMS, afterMS []float64
+	for i := 0; i < seeks && ctx.Err() == nil; i++ {
+		target := 20 + rand.Float64()*(duration-60)
+		start := time.Now()
+		landed := make(chan time.Time, 1)
+		go func() {
+			if err := host.Seek(ctx, target); err != nil {
+				logf("  host seek: %v", err)
+			}
+			landed <- time.Now()
+		}()
+		var withinAt, settledAt time.Time
+		var hostLanded time.Time
+		runs := 0
+		tick := time.NewTicker(seekSample)
+		for time.Since(start) < seekWindow && ctx.Err() == nil {
+			<-tick.C
+			select {
+			case at := <-landed:
+				hostLanded = at
+				hostSeekMS = append(hostSeekMS, ms(at.Sub(start)))
+			default:
+			}
+			now := time.Now()
+			hs := host.State()
+			hp := hs.PositionAt(now)
+			allWithin, allFrame := true, !hs.Seeking && !hostLanded.IsZero()
+			worst := 0.0
+			for _, f := range fols {
+				st := f.State()
+				d := math.Abs(st.PositionAt(now) - hp)
+				worst = max(worst, d)
+				allWithin = allWithin && !st.Seeking && d < seekWithin
+				allFrame = allFrame && !st.Seeking && !st.Paused && d <= frame
+			}
+			if withinAt.IsZero() && allWithin {
+				withinAt = now
+			}
+			if settledAt.IsZero() {
+				if allFrame && !hs.Paused {
+					runs++
+				} else {
+					runs = 0
+				}
+				if runs == settledRuns {
+					settledAt = now
+				}
+			} else if time.Since(settledAt) >= 20*time.Millisecond {
+				afterMS = append(afterMS, worst*1000)
+			}
+		}
+		tick.Stop()
+		if hostLanded.IsZero() {
+			<-landed
+		}
+		if !withinAt.IsZero() {
+			withinMS = append(withinMS, ms(withinAt.Sub(start)))
+		}
+		if !settledAt.IsZero() {
+			settledMS = append(settledMS, ms(settledAt.Sub(start)))
+		} else {
+			logf("  seek %d to %.1f s never settled within %v", i+1, target, seekWindow)
+		}
+	}
+	return summarize(hostSeekMS), summarize(withinMS), summarize(settledMS), summarize(afterMS)
+}
+
+func ms(d time.Duration) float64 { return d.Seconds() * 1000 }
+
+// FormatSeekTable prints seek results, one block per run.
+func FormatSeekTable(w io.Writer, rs []SeekResult) {
+	fmt.Fprintf(w, "%-44s %8s %8s %8s %8s %5s\n", "metric (ms)", "p50", "p95", "p99", "max", "n")
+	row := func(name string, s Stats) {
+		fmt.Fprintf(w, "%-44s %8.1f %8.1f %8.1f %8.1f %5d\n", name, s.P50, s.P95, s.P99, s.Max, s.N)
+	}
+	for _, r := range rs {
+		fmt.Fprintf(w, "\n%s, %d follower(s), host seeks while playing\n", r.Config.MediaName, r.Config.Followers)
+		row("host's own seek (command → landed)", r.HostSeek)
+		row("host seek → followers within 0.2 s", r.Within)
+		row("host seek → settled (within a frame ×3)", r.Settled)
+		row("|follower − host| after settling, 10 s", r.After)
+		fmt.Fprintf(w, "%-44s %d seeks, %d went again, %d started late\n", "followers' seek-aheads", r.Seeks, r.Retries, r.LateStarts)
+		if r.ConvergeErr != "" {
+			fmt.Fprintf(w, "%-44s %s\n", "converge from 1.5 s behind", r.ConvergeErr)
+		} else if !r.Config.NoConverge {
+			fmt.Fprintf(w, "%-44s %8.0f\n", "converge from 1.5 s behind (within a frame)", r.Converge)
+		}
+	}
+}
+
+// FormatSeekComparison prints ours beside Syncplay's, run for run (p50 /
+// p95, ms), with ours ÷ theirs.
+func FormatSeekComparison(w io.Writer, ours, theirs []SeekResult) {
+	for i, o := range ours {
+		if i >= len(theirs) {
+			break
+		}
+		t := theirs[i]
+		fmt.Fprintf(w, "\n%s, %d follower(s): watchium vs Syncplay, p50 / p95 ms (ratio watchium ÷ Syncplay)\n", o.Config.MediaName, o.Config.Followers)
+		row := func(name string, a, b Stats) {
+			fmt.Fprintf(w, "%-40s %8.1f / %-8.1f %8.1f / %-8.1f %7s / %-7s\n", name, a.P50, a.P95, b.P50, b.P95, Ratio(a.P50, b.P50), Ratio(a.P95, b.P95))
+		}
+		row("host's own seek", o.HostSeek, t.HostSeek)
+		row("seek → within 0.2 s", o.Within, t.Within)
+		row("seek → settled (a frame, ×3)", o.Settled, t.Settled)
+		row("|offset| after settling", o.After, t.After)
+		fmt.Fprintf(w, "%-40s %8d of %-3d %8d of %-3d\n", "seeks that settled within 10 s", o.Settled.N, o.HostSeek.N, t.Settled.N, t.HostSeek.N)
+	}
+}
