@@ -128,11 +128,12 @@ func (c *fakeChannel) PresenceState() map[string][]realtime.Presence {
 
 // fakePlayer is a player that does what it is told at once.
 type fakePlayer struct {
-	media  player.MediaInfo
-	mu     sync.Mutex
-	st     player.State
-	events chan player.Event
-	calls  []string
+	media    player.MediaInfo
+	mu       sync.Mutex
+	st       player.State
+	events   chan player.Event
+	calls    []string
+	seekGate chan struct{}
 }
 
 func newFakePlayer() *fakePlayer {
@@ -173,11 +174,32 @@ func (p *fakePlayer) Pause(context.Context) error {
 	return nil
 }
 
-func (p *fakePlayer) Seek(_ context.Context, t float64) error {
+func (p *fakePlayer) Seek(ctx context.Context, t float64) error {
 	p.record("seek")
+	p.events <- player.Event{Kind: player.EventSeekStarted, Position: t, Speed: 1, At: time.Now(), Ours: true}
+	p.mu.Lock()
+	gate := p.seekGate
+	p.mu.Unlock()
+	if gate != nil {
+		// A slow player: the seek lands when the test says so.
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	p.set(func(s *player.State) { s.Pos = t })
 	p.events <- player.Event{Kind: player.EventSeeked, Position: t, Speed: 1, At: time.Now(), Ours: true}
 	return nil
+}
+
+// slowSeeks makes seeks wait until the returned func is called.
+func (p *fakePlayer) slowSeeks() (land func()) {
+	gate := make(chan struct{})
+	p.mu.Lock()
+	p.seekGate = gate
+	p.mu.Unlock()
+	return func() { close(gate) }
 }
 
 func (p *fakePlayer) SeekRelative(ctx context.Context, d float64) error {

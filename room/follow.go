@@ -288,6 +288,7 @@ func (r *Room) seekAhead(hostTarget float64) {
 			return // replaced by a newer plan
 		}
 		h.landed, h.pos = true, r.player.State().Pos
+		r.reportReady()
 		r.release()
 	})
 }

@@ -59,7 +59,7 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 			}
 		}
 		settled := env.Type == typeAnchor && p.Reason != TypeSeek && !p.Seeking || p.Epoch == ""
-		r.onAnchor(p.PlaybackPayload, playing, p.Seeking, env.Timestamp, settled)
+		r.onAnchor(p.PlaybackPayload, playing, p.Seeking, p.Round, env.Timestamp, settled)
 	case TypeNewHost:
 		var p NewHostPayload
 		if err := json.Unmarshal(env.Payload, &p); err != nil || p.UserID == "" {
@@ -93,6 +93,7 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 		if mi := s.members[p.UserID]; mi != nil {
 			mi.meta.CurrentTime, mi.meta.InSync, mi.meta.IsPlaying = p.CurrentTime, p.IsSynced, p.IsPlaying
 			mi.meta.OffsetMS, mi.meta.RTTMS, mi.meta.Detached = p.OffsetMS, p.RTTMS, p.Detached
+			mi.meta.PlayerState, mi.meta.BufferPercent = p.PlayerState, p.BufferPercent
 			mi.lastSeen = time.Now()
 			r.publishSnapshot()
 		}
@@ -110,6 +111,11 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 			return
 		}
 		s.clock.Add(p.T0, p.T1, p.T2, wallMS(b.At), b.At)
+	case typeReady:
+		var p readyPayload
+		if err := json.Unmarshal(env.Payload, &p); err == nil && s.isHost() {
+			r.onReady(p)
+		}
 	case typeStateRequest:
 		if s.isHost() {
 			r.publishAnchor("state")

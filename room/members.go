@@ -27,15 +27,36 @@ type presenceMeta struct {
 	OffsetMS    float64       `json:"offset_ms"`
 	InSync      bool          `json:"in_sync"`
 	Detached    bool          `json:"detached,omitempty"`
+	// PlayerState is "seeking" or "buffering" while the player is busy
+	// (then the member is not out of sync: it waits, it does not drift).
+	PlayerState   string `json:"player_state,omitempty"`
+	BufferPercent int    `json:"buffer_percent,omitempty"`
 }
 
 // heartbeatExtra is the spec heartbeat plus what the members pane shows.
 type heartbeatExtra struct {
 	HeartbeatPayload
-	IsPlaying bool    `json:"is_playing"`
-	OffsetMS  float64 `json:"offset_ms"`
-	RTTMS     float64 `json:"rtt_ms"`
-	Detached  bool    `json:"detached,omitempty"`
+	IsPlaying     bool    `json:"is_playing"`
+	OffsetMS      float64 `json:"offset_ms"`
+	RTTMS         float64 `json:"rtt_ms"`
+	Detached      bool    `json:"detached,omitempty"`
+	PlayerState   string  `json:"player_state,omitempty"`
+	BufferPercent int     `json:"buffer_percent,omitempty"`
+}
+
+// playerState is what presence and heartbeats say of a busy player.
+func busyState(r *Room) (state string, percent int) {
+	if r.player == nil {
+		return "", 0
+	}
+	st := r.player.State()
+	switch {
+	case st.Buffering:
+		return "buffering", st.BufferPercent
+	case st.Seeking || r.s.hold != nil && !r.s.hold.landed:
+		return "seeking", 0
+	}
+	return "", 0
 }
 
 type memberInfo struct {
@@ -116,6 +137,12 @@ type state struct {
 	busy      int // player jobs queued or running
 	stats     SyncStats
 
+	// hosting: wait for everyone
+	waitForAll bool
+	round      *waitRound
+	roundN     int
+	roundGen   int
+
 	// timer generations
 	seekGen, presenceGen, hostGoneGen, unpauseGen, electGen, roomStateGen int
 	lastTrack                                                             time.Time
@@ -130,6 +157,7 @@ func (s *state) init(cfg Config) {
 	s.members = map[string]*memberInfo{}
 	s.clock = NewClockSync(8)
 	s.ctrl = DefaultController()
+	s.waitForAll = !cfg.NoWait
 }
 
 func (s *state) isHost() bool { return s.hostID != "" && s.hostID == s.selfID }
@@ -150,7 +178,8 @@ func (r *Room) selfMeta() presenceMeta {
 	}
 	off, ok := r.offsetToHost(time.Now())
 	m.OffsetMS = round1(off * 1000)
-	m.InSync = r.inSync(ok, off)
+	m.PlayerState, m.BufferPercent = busyState(r)
+	m.InSync = r.inSync(ok, off) || m.PlayerState != "" && !s.detached
 	m.RTTMS = round1(r.rttMS())
 	return m
 }
@@ -429,6 +458,12 @@ func (r *Room) snapshot() Snapshot {
 	s := &r.s
 	now := time.Now()
 	snap := Snapshot{RoomID: r.cfg.RoomID, Server: r.cfg.Server, SelfID: r.cfg.UserID, HostID: s.hostID, Conn: s.conn, Sync: s.stats}
+	if s.round != nil {
+		for id := range s.round.waiting {
+			snap.WaitingFor = append(snap.WaitingFor, r.nameOf(id))
+		}
+		sort.Strings(snap.WaitingFor)
+	}
 	var hostMedia MediaIdentity
 	if mi := s.members[s.hostID]; mi != nil {
 		hostMedia = mi.meta.Media
@@ -474,7 +509,7 @@ func (r *Room) snapshot() Snapshot {
 			InSync: id == s.hostID || m.InSync && !m.Detached, OffsetMS: m.OffsetMS, Detached: m.Detached,
 			RTT:   time.Duration(m.RTTMS * float64(time.Millisecond)),
 			Media: m.Media, MediaMismatch: id != s.hostID && mediaMismatch(m.Media, hostMedia),
-			JoinedAt: time.UnixMilli(int64(m.JoinedAt)),
+			JoinedAt: time.UnixMilli(int64(m.JoinedAt)), PlayerState: m.PlayerState, BufferPercent: m.BufferPercent,
 		})
 	}
 	list = append(list, Member{
@@ -482,7 +517,7 @@ func (r *Room) snapshot() Snapshot {
 		IsHost: s.isHost(), Online: true, Position: self.CurrentTime, Playing: self.IsPlaying,
 		InSync: self.InSync, OffsetMS: self.OffsetMS, Detached: s.detached, RTT: snap.RTT,
 		Media: s.media, MediaMismatch: !s.isHost() && mediaMismatch(s.media, hostMedia),
-		JoinedAt: time.UnixMilli(int64(s.joinedAt)),
+		JoinedAt: time.UnixMilli(int64(s.joinedAt)), PlayerState: self.PlayerState, BufferPercent: self.BufferPercent,
 	})
 	sort.Slice(list, func(i, j int) bool {
 		if list[i].IsHost != list[j].IsHost {

@@ -61,6 +61,10 @@ type Config struct {
 	PresenceBatch    time.Duration // presence batching (100 ms)
 	PresenceInterval time.Duration // least time between presence tracks (6 s)
 	HostGrace        time.Duration // how long a vanished host is waited for (2 s)
+	WaitTimeout      time.Duration // how long a host's seek waits for everyone (5 s)
+	// NoWait turns wait for everyone off: after a host seek, everyone
+	// starts as soon as they land, the slow ones catching up.
+	NoWait bool
 }
 
 func (c *Config) defaults() {
@@ -82,6 +86,9 @@ func (c *Config) defaults() {
 	// Supabase allows 5 presence calls per 30 s per client; stay under it.
 	def(&c.PresenceInterval, 6*time.Second)
 	def(&c.HostGrace, 2*time.Second)
+	// Long enough for an HD seek on a slow laptop or a short buffering
+	// stall; a member stuck longer is left to catch up on their own.
+	def(&c.WaitTimeout, 5*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -25,6 +25,9 @@ type RosterMember struct {
 	// Client is "watchium" for our clients and "web" for a client that
 	// speaks only the spec (its sync is worked out from its reports).
 	Client string `json:"client"`
+	// PlayerState is "seeking" or "buffering" while the player is busy.
+	PlayerState   string `json:"player_state,omitempty"`
+	BufferPercent int    `json:"buffer_percent,omitempty"`
 }
 
 // Roster is a room's member list for a client that watches without taking
@@ -99,6 +102,7 @@ func (r *Roster) Broadcast(b realtime.Broadcast) {
 	if e := r.members[hb.UserID]; e != nil {
 		e.pos, e.playing, e.reportedAt, e.stale = hb.CurrentTime, hb.IsPlaying, b.At, false
 		e.synced, e.offsetMS, e.meta.Detached = hb.IsSynced, hb.OffsetMS, hb.Detached
+		e.meta.PlayerState, e.meta.BufferPercent = hb.PlayerState, hb.BufferPercent
 	}
 }
 
@@ -147,6 +151,7 @@ func (r *Roster) Members(now time.Time) []RosterMember {
 			CurrentTime: round3(e.position(now)), IsPlaying: e.playing,
 			InSync: e.synced && !e.meta.Detached, OffsetMS: e.offsetMS, RTTMS: e.meta.RTTMS,
 			Detached: e.meta.Detached, Media: e.meta.Media.Filename, Client: "watchium",
+			PlayerState: e.meta.PlayerState, BufferPercent: e.meta.BufferPercent,
 		}
 		if e.specOnly {
 			m.Client, m.InSync, m.OffsetMS = "web", false, 0

@@ -32,6 +32,8 @@ type anchor struct {
 	// Seeking: the host's player is still landing on Pos; its clock starts
 	// there only once a later anchor says it landed.
 	Seeking bool
+	// Round names the host's wait for everyone at this target, if any.
+	Round string
 	// Received is our local time when the anchor arrived.
 	Received time.Time
 }
@@ -41,6 +43,7 @@ type anchorPayload struct {
 	Playing bool   `json:"is_playing"`
 	Reason  string `json:"reason"`
 	Seeking bool   `json:"seeking,omitempty"`
+	Round   string `json:"round,omitempty"`
 }
 
 type probePayload struct {
@@ -135,6 +138,10 @@ func (r *Room) publishAnchor(reason string) {
 	if r.player == nil || !s.isHost() {
 		return
 	}
+	if rd := s.round; rd != nil && reason != TypePlay && reason != TypePause {
+		r.roundAnchor(rd) // holding: the timeline is the round's target
+		return
+	}
 	now := time.Now()
 	st := r.player.State()
 	if !st.Loaded {
@@ -157,16 +164,22 @@ func (r *Room) publishAnchor(reason string) {
 		r.later(settleAfter, func() { r.publishAnchor("settled") })
 	}
 	if reason == TypeSeek {
-		sp := p
-		s.pendingSeek = &sp
-		r.after(r.cfg.SeekDebounce, &s.seekGen, func() {
-			if s.pendingSeek != nil {
-				r.post(TypeSeek, *s.pendingSeek)
-				r.recordControl(TypeSeek, *s.pendingSeek)
-				s.pendingSeek = nil
-			}
-		})
+		r.debounceSeekEvent(p)
 	}
+}
+
+// debounceSeekEvent sends the spec's seek event SeekDebounce after the last
+// of a run of seeks (followers have had the anchor at once).
+func (r *Room) debounceSeekEvent(p PlaybackPayload) {
+	s := &r.s
+	s.pendingSeek = &p
+	r.after(r.cfg.SeekDebounce, &s.seekGen, func() {
+		if s.pendingSeek != nil {
+			r.post(TypeSeek, *s.pendingSeek)
+			r.recordControl(TypeSeek, *s.pendingSeek)
+			s.pendingSeek = nil
+		}
+	})
 }
 
 // onPlayerEvent handles what our own mpv reports.
@@ -195,9 +208,15 @@ func (r *Room) onPlayerEvent(ctx context.Context, ev player.Event) {
 		s.tracker.Observe(ev.Position, ev.At)
 	case player.EventSeekStarted:
 		if s.isHost() {
+			st := r.player.State()
+			playing := !st.Paused || s.round != nil
+			r.cancelRound("")
 			// Followers start decoding the target now, beside us, rather
-			// than after we land.
-			r.publishAnchor(reasonSeeking)
+			// than after we land; with wait for everyone, we all start
+			// once everyone has.
+			if !playing || !r.beginRound(ev.Position, st.Speed) {
+				r.publishAnchor(reasonSeeking)
+			}
 		}
 		r.publishSnapshot()
 		return
@@ -215,6 +234,20 @@ func (r *Room) onPlayerEvent(ctx context.Context, ev player.Event) {
 		return
 	}
 	if s.isHost() {
+		if rd := s.round; rd != nil {
+			switch {
+			case ev.Kind == player.EventSeeked:
+				rd.landed = true
+				r.debounceSeekEvent(r.hostPayload(rd.pos, time.Now(), rd.speed))
+				r.maybeStartRound()
+				r.publishSnapshot()
+				return
+			case ev.Ours:
+				return // our own hold
+			default:
+				r.cancelRound("you took over in mpv")
+			}
+		}
 		switch ev.Kind {
 		case player.EventPaused:
 			r.publishAnchor(TypePause)
@@ -308,7 +341,7 @@ func (r *Room) schedulePlay() error {
 const settleAfter = 250 * time.Millisecond
 
 // onAnchor takes a timeline update from the host.
-func (r *Room) onAnchor(p PlaybackPayload, playing, seeking bool, envMS int64, settled bool) {
+func (r *Room) onAnchor(p PlaybackPayload, playing, seeking bool, round string, envMS int64, settled bool) {
 	s := &r.s
 	if p.Epoch != "" && p.Epoch == s.lastEpoch && p.Seq <= s.lastSeq {
 		return // stale or reordered
@@ -316,7 +349,7 @@ func (r *Room) onAnchor(p PlaybackPayload, playing, seeking bool, envMS int64, s
 	if p.Epoch != "" {
 		s.lastEpoch, s.lastSeq = p.Epoch, p.Seq
 	}
-	a := &anchor{Pos: p.CurrentTime, AtMS: p.AtMS, Speed: p.Speed, Playing: playing, Seeking: seeking, Epoch: p.Epoch, Seq: p.Seq, Settled: settled, Received: time.Now()}
+	a := &anchor{Pos: p.CurrentTime, AtMS: p.AtMS, Speed: p.Speed, Playing: playing, Seeking: seeking, Round: round, Epoch: p.Epoch, Seq: p.Seq, Settled: settled, Received: time.Now()}
 	if a.AtMS == 0 {
 		a.AtMS = float64(envMS) // a spec client: its envelope timestamp is all we have
 	}
@@ -407,6 +440,8 @@ func (r *Room) sendHeartbeat() {
 	if r.player != nil {
 		hb.IsPlaying = !r.player.State().Paused
 	}
+	hb.PlayerState, hb.BufferPercent = busyState(r)
+	hb.IsSynced = hb.IsSynced || hb.PlayerState != "" && !r.s.detached
 	r.postEphemeral(TypeHeartbeat, hb)
 	r.publishSnapshot()
 }

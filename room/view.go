@@ -32,6 +32,10 @@ type Member struct {
 	Media         MediaIdentity
 	MediaMismatch bool
 	JoinedAt      time.Time
+	// PlayerState is "seeking" or "buffering" while the member's player is
+	// busy, with how full its cache is when buffering.
+	PlayerState   string
+	BufferPercent int
 }
 
 // ConnState is the transport's state as the UI shows it.
@@ -56,6 +60,9 @@ type Snapshot struct {
 	RTT          time.Duration
 	// Sync counts this follower's corrections.
 	Sync SyncStats
+	// WaitingFor names whom the host holds the room for after a seek
+	// (wait for everyone); empty when nobody is waited for.
+	WaitingFor []string
 }
 
 // Host returns the host member and whether there is one.

@@ -55,7 +55,7 @@ func (r Root) submit() (tea.Model, tea.Cmd) {
 
 	// The rest steer playback or hosting, which only the host may do.
 	// Refusing locally saves a round trip and says what to do instead.
-	action := map[commandKind]string{cmdPlay: "play", cmdPause: "pause", cmdSeek: "seek", cmdHost: "hand over hosting"}[cmd.kind]
+	action := map[commandKind]string{cmdPlay: "play", cmdPause: "pause", cmdSeek: "seek", cmdHost: "hand over hosting", cmdWait: "change waiting"}[cmd.kind]
 	if h, ok := r.snap.Host(); r.hasSnap && ok && !h.IsSelf {
 		r.input.Reset()
 		r.errorLine(fmt.Sprintf("only the host (%s) can %s; /sync to follow, or ask them for /host", displayName(h), action))
@@ -71,6 +71,9 @@ func (r Root) submit() (tea.Model, tea.Cmd) {
 	case cmdSeek:
 		r.input.Reset()
 		return r, seekCmd(r.ctrl, cmd.seconds, cmd.relative)
+	case cmdWait:
+		r.input.Reset()
+		return r, setWaitCmd(r.ctrl, cmd.text == "on")
 	case cmdHost:
 		mem, err := r.resolveMember(cmd.text)
 		if err != nil {
@@ -167,6 +170,15 @@ func (r Root) handleDone(msg tea.Msg) (tea.Model, tea.Cmd) {
 			fail("couldn't change your name", msg.Err)
 		} else {
 			r.systemLine("you are now " + msg.Name)
+		}
+	case SetWaitDoneMsg:
+		switch {
+		case msg.Err != nil:
+			fail("couldn't change waiting", msg.Err)
+		case msg.On:
+			r.systemLine("after a seek, the room waits until everyone has landed")
+		default:
+			r.systemLine("after a seek, everyone plays on as soon as they land; slow ones catch up")
 		}
 	}
 	return r, nil

@@ -20,6 +20,7 @@ const (
 	cmdHost                     // /host NAME
 	cmdSync                     // /sync
 	cmdNick                     // /nick NAME
+	cmdWait                     // /wait on|off
 	cmdHelp                     // /help
 	cmdQuit                     // /quit
 )
@@ -42,6 +43,8 @@ func (k commandKind) String() string {
 		return "sync"
 	case cmdNick:
 		return "nick"
+	case cmdWait:
+		return "wait"
 	case cmdHelp:
 		return "help"
 	case cmdQuit:
@@ -68,6 +71,7 @@ var commandHelp = []string{
 	"/host NAME — hand hosting to NAME (host)",
 	"/sync — follow the host again after pausing or seeking yourself",
 	"/nick NAME — change your name",
+	"/wait on|off — after a seek, wait until everyone has landed before playing on (host; on by default)",
 	"/quit — leave the room",
 	"//text — send a message that starts with /",
 	"keys: tab focus · pgup/pgdn scroll · esc clear · ctrl+c quit",
@@ -131,6 +135,12 @@ func parseCommand(line string) (command, error) {
 			return command{}, errors.New("usage: /nick NAME")
 		}
 		return command{kind: cmdNick, text: arg}, nil
+	case "wait":
+		switch strings.ToLower(arg) {
+		case "on", "off":
+			return command{kind: cmdWait, text: strings.ToLower(arg)}, nil
+		}
+		return command{}, errors.New("usage: /wait on|off — whether a seek waits for everyone to land")
 	case "":
 		return command{}, errors.New(`empty command — type /help for the list, or "//" to send a slash`)
 	}

@@ -100,6 +100,10 @@ func TestParseCommand(t *testing.T) {
 		{in: "/nick New Name", want: command{kind: cmdNick, text: "New Name"}},
 		{in: "/help", want: command{kind: cmdHelp}},
 		{in: "/quit", want: command{kind: cmdQuit}},
+		{in: "/wait off", want: command{kind: cmdWait, text: "off"}},
+		{in: "/wait ON", want: command{kind: cmdWait, text: "on"}},
+		{in: "/wait", wantErr: "usage: /wait on|off"},
+		{in: "/wait later", wantErr: "usage: /wait on|off"},
 
 		{in: "/seek", wantErr: "usage: /seek"},
 		{in: "/seek soon", wantErr: `bad time "soon"`},

@@ -20,6 +20,7 @@ type Controller interface {
 	HandOver(ctx context.Context, userID string) error
 	Resync(ctx context.Context) error
 	SetName(ctx context.Context, name string) error
+	SetWaitForEveryone(ctx context.Context, on bool) error
 }
 
 // callTimeout bounds one Controller call, so a dead connection turns into
@@ -79,4 +80,9 @@ func resyncCmd(ctrl Controller) tea.Cmd {
 func setNameCmd(ctrl Controller, name string) tea.Cmd {
 	return call(ctrl, func(ctx context.Context, c Controller) error { return c.SetName(ctx, name) },
 		func(err error) tea.Msg { return SetNameDoneMsg{Name: name, Err: err} })
+}
+
+func setWaitCmd(ctrl Controller, on bool) tea.Cmd {
+	return call(ctrl, func(ctx context.Context, c Controller) error { return c.SetWaitForEveryone(ctx, on) },
+		func(err error) tea.Msg { return SetWaitDoneMsg{On: on, Err: err} })
 }

@@ -62,6 +62,9 @@ func (f *fakeController) Resync(ctx context.Context) error { return f.record(ctx
 func (f *fakeController) SetName(ctx context.Context, n string) error {
 	return f.record(ctx, "SetName "+n)
 }
+func (f *fakeController) SetWaitForEveryone(ctx context.Context, on bool) error {
+	return f.record(ctx, fmt.Sprintf("SetWait %v", on))
+}
 
 var errOffline = errors.New("connection lost")
 

@@ -177,6 +177,11 @@ func memberParts(st Styles, mem room.Member) []string {
 		// The host is the timeline everyone follows, so an offset is
 		// meaningless for them.
 		parts = append(parts, st.Host.Render("host"))
+	} else if mem.PlayerState == "buffering" {
+		// Waiting for data is not drifting: neither ✓ nor ✗.
+		parts = append(parts, st.Warning.Render(fmt.Sprintf("buffering %d%%", mem.BufferPercent)))
+	} else if mem.PlayerState == "seeking" {
+		parts = append(parts, st.Dim.Render("seeking…"))
 	} else if mem.InSync {
 		parts = append(parts, st.InSync.Render("✓ "+formatOffset(mem.OffsetMS)))
 	} else {

@@ -45,3 +45,9 @@ type SetNameDoneMsg struct {
 type tickMsg struct {
 	gen int
 }
+
+// SetWaitDoneMsg reports Controller.SetWaitForEveryone.
+type SetWaitDoneMsg struct {
+	On  bool
+	Err error
+}

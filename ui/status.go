@@ -162,6 +162,11 @@ func (m statusModel) segments() []segment {
 			seg(plain, []string{play + " " + formatClock(host), ""}, 8),
 			seg(st.Host, []string{"★ you host", ""}, 7),
 		)
+		if w := m.snap.WaitingFor; len(w) > 0 {
+			// Why playback holds after a seek: never dropped.
+			names := sanitizeLine(strings.Join(w, ", "))
+			segs = append(segs, seg(st.ConnWarn, []string{"waiting for " + names, "waiting for " + truncate(names, 12)}, 5))
+		}
 	case hasHost:
 		segs = append(segs,
 			seg(plain, []string{

@@ -1,0 +1,84 @@
+package room
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/watchium/watchium-tui/player"
+)
+
+// hostPersonSeeks is the host pressing a seek key in its own mpv while it
+// plays: mpv reports the seek starting, then landing.
+func hostPersonSeeks(h *member, to float64) {
+	h.player.events <- player.Event{Kind: player.EventSeekStarted, Position: to, Speed: 1, At: time.Now()}
+	h.player.set(func(s *playerState) { s.Pos = to })
+	h.player.events <- player.Event{Kind: player.EventSeeked, Position: to, Speed: 1, At: time.Now()}
+}
+
+func playingPair(t *testing.T, cfg func(*Config)) (*fakeBus, *member, *member) {
+	bus := newFakeBus()
+	hc, fc := fastConfig("alice", true), fastConfig("bob", false)
+	if cfg != nil {
+		cfg(&hc)
+	}
+	h := addMember(t, bus, hc)
+	waitCond(t, "alice hosts", hostIs(t, h, "alice"))
+	f := addMember(t, bus, fc)
+	waitCond(t, "bob sees alice", hostIs(t, f, "alice"))
+	waitCond(t, "alice sees bob with a player", func() bool {
+		return slices.ContainsFunc(h.snap(t).Members, func(m Member) bool { return m.UserID == "bob" && m.Media.Filename != "" })
+	})
+	h.player.set(func(s *playerState) { s.Pos, s.Paused = 10, false })
+	h.player.events <- playerEvent(player.EventUnpaused, 10)
+	waitCond(t, "bob plays", func() bool { return !f.player.State().Paused })
+	return bus, h, f
+}
+
+// A host's seek while playing holds the room at the target until the
+// follower has landed too, then starts both on one instant.
+func TestHostSeekWaitsForEveryone(t *testing.T) {
+	_, h, f := playingPair(t, nil)
+	land := f.player.slowSeeks()
+	hostPersonSeeks(h, 50)
+	waitCond(t, "alice holds, waiting for bob", func() bool {
+		s := h.snap(t)
+		return h.player.State().Paused && slices.Equal(s.WaitingFor, []string{"bob"})
+	})
+	waitCond(t, "bob seeks to the target in parallel", func() bool { return slices.Contains(f.player.Calls(), "seek") })
+	if !h.player.State().Paused {
+		t.Fatal("alice started before bob landed")
+	}
+	land()
+	waitCond(t, "both play from 50", func() bool {
+		hs, fs := h.player.State(), f.player.State()
+		return !hs.Paused && !fs.Paused && math.Abs(fs.Pos-50) < 0.5 && len(h.snap(t).WaitingFor) == 0
+	})
+}
+
+// A follower that never lands does not hold the room past WaitTimeout.
+func TestHostSeekStopsWaitingAfterTimeout(t *testing.T) {
+	_, h, f := playingPair(t, func(c *Config) { c.WaitTimeout = 300 * time.Millisecond })
+	land := f.player.slowSeeks()
+	defer land()
+	hostPersonSeeks(h, 70)
+	waitCond(t, "alice waits for bob", func() bool { return len(h.snap(t).WaitingFor) == 1 })
+	waitCond(t, "alice starts without bob", func() bool { return !h.player.State().Paused && len(h.snap(t).WaitingFor) == 0 })
+}
+
+// With wait for everyone off, the host plays on after its own seek.
+func TestHostSeekWithoutWaiting(t *testing.T) {
+	bus, h, f := playingPair(t, func(c *Config) { c.NoWait = true })
+	land := f.player.slowSeeks()
+	defer land()
+	hostPersonSeeks(h, 30)
+	// The landing anchor is the last thing the host does for this seek.
+	waitCond(t, "alice announces where she landed", func() bool { return countReason(bus, TypeSeek) >= 1 })
+	for _, c := range h.player.Calls() {
+		if strings.HasPrefix(c, "pause") {
+			t.Fatalf("the host paused with wait for everyone off: %v", h.player.Calls())
+		}
+	}
+}
