@@ -53,11 +53,11 @@ sync (within 2 s of the host, and following it) with their measured offset.`,
 				default:
 				}
 			}
-			ch, closeFn, err := subscribeRoom(ctx, cmd, g, roomID, realtime.ChannelConfig{}, func(ch *realtime.Channel) { ch.OnPresenceSync(onSync) })
+			ch, l, err := subscribeRoom(ctx, cmd, g, roomID, realtime.ChannelConfig{}, func(ch *realtime.Channel) { ch.OnPresenceSync(onSync) })
 			if err != nil {
 				return err
 			}
-			defer closeFn()
+			defer l.close()
 			select {
 			case <-synced:
 			case <-ctx.Done():

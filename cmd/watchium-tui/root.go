@@ -16,6 +16,9 @@ type globalFlags struct {
 	key    string
 	name   string
 	debug  bool
+	// nameSet: the person chose name for this run (--name or
+	// WATCHIUM_NAME), so it replaces the name kept in their user metadata.
+	nameSet bool
 }
 
 func envOr(name, fallback string) string {
@@ -58,7 +61,8 @@ a Supabase project (--server https://xyz.supabase.co --key ANON_KEY).`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(), newJoinCmd(), newSayCmd(), newTailCmd(), newMembersCmd(), newBenchCmd(), newDemoCmd())
+	root.AddCommand(newServeCmd(), newJoinCmd(), newSayCmd(), newTailCmd(), newMembersCmd(), newBenchCmd(), newDemoCmd(),
+		newLoginCmd(), newWhoamiCmd(), newLogoutCmd())
 	return root
 }
 

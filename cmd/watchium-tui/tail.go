@@ -67,11 +67,11 @@ func newTailCmd() *cobra.Command {
 				}
 				out.print(env)
 			}
-			_, closeFn, err := subscribeRoom(cctx, cmd, g, roomID, realtime.ChannelConfig{}, func(ch *realtime.Channel) { ch.OnBroadcast("*", printEvent) })
+			_, l, err := subscribeRoom(cctx, cmd, g, roomID, realtime.ChannelConfig{}, func(ch *realtime.Channel) { ch.OnBroadcast("*", printEvent) })
 			if err != nil {
 				return err
 			}
-			defer closeFn()
+			defer l.close()
 			<-ctx.Done()
 			return nil
 		},
