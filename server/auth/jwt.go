@@ -162,12 +162,25 @@ func (v *Verifier) key(t *jwt.Token) (any, error) {
 	}
 }
 
-// Sign signs claims with the HS256 secret.
+// Sign signs claims with the HS256 secret. A single audience is written
+// as a string, as Supabase Auth writes it (the library would write a list,
+// and its switch for that is a package-wide variable).
 func (v *Verifier) Sign(c Claims) (string, error) {
 	if len(v.secret) == 0 {
 		return "", errors.New("auth: no JWT secret to sign with")
 	}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(v.secret)
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	var m jwt.MapClaims
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return "", err
+	}
+	if len(c.Audience) == 1 {
+		m["aud"] = c.Audience[0]
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, m).SignedString(v.secret)
 }
 
 // jwksRefetchEvery bounds how often an unknown kid makes us fetch the key

@@ -40,7 +40,8 @@ type Config struct {
 	// SignUpsPerHour bounds sign-ups per client IP (default 30, Supabase's
 	// default for anonymous users); a negative value disables the limit.
 	SignUpsPerHour int
-	// Issuer is the iss claim (default "watchium").
+	// Issuer is the iss claim; Supabase Auth leaves it out unless
+	// GOTRUE_JWT_ISSUER is set, and so do we by default.
 	Issuer string
 	Logger *slog.Logger
 }
@@ -66,9 +67,6 @@ func New(cfg Config) *Service {
 	}
 	if cfg.SignUpsPerHour == 0 {
 		cfg.SignUpsPerHour = 30
-	}
-	if cfg.Issuer == "" {
-		cfg.Issuer = "watchium"
 	}
 	log := cfg.Logger
 	if log == nil {
