@@ -95,9 +95,12 @@ func connect(ctx context.Context, g globalFlags, log *slog.Logger, startLocal bo
 		stopLocal = stop
 	}
 	keeper, note, err := openSession(ctx, g)
+	var off anonymousOff
 	switch {
 	case errors.Is(err, errNoAuth):
 		keeper = nil
+	case errors.As(err, &off):
+		keeper, note = nil, "you are not signed in, so you take part as a guest (live chat only, no history): "+off.Error()
 	case err != nil:
 		stopLocal()
 		return nil, unreachable(g.server, err)

@@ -23,6 +23,14 @@ func sessionStore() session.Store { return session.Store{Dir: session.DefaultDir
 // anon role, with a made-up user id, as before identities existed.
 var errNoAuth = errors.New("the server has no sign-in")
 
+// anonymousOff is a server that allows no anonymous sign-ins: commands go
+// on as the anon role (live chat, no history), login is how to sign in.
+type anonymousOff struct{ server string }
+
+func (e anonymousOff) Error() string {
+	return fmt.Sprintf("%s does not allow anonymous sign-ins: sign in with your email first:\n  watchium-tui login --server %s --email you@example.com", e.server, e.server)
+}
+
 // signInAnonymously makes a new anonymous user named name and saves its
 // session.
 func signInAnonymously(ctx context.Context, g globalFlags, c *session.Client, st session.Store) (*session.Session, error) {
@@ -31,7 +39,7 @@ func signInAnonymously(ctx context.Context, g globalFlags, c *session.Client, st
 	case session.IsNotServed(err):
 		return nil, errNoAuth
 	case session.HasCode(err, "anonymous_provider_disabled"):
-		return nil, fmt.Errorf("%s does not allow anonymous sign-ins: sign in with your email first:\n  watchium-tui login --server %s --email you@example.com", g.server, g.server)
+		return nil, anonymousOff{g.server}
 	case session.HasCode(err, "over_request_rate_limit"):
 		return nil, fmt.Errorf("%s refused a new sign-in: too many from your address; try again later", g.server)
 	case err != nil:

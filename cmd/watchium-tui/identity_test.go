@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/watchium/watchium-tui/server"
+	"github.com/watchium/watchium-tui/server/auth"
+	"github.com/watchium/watchium-tui/server/store"
+)
+
+// authServer runs the embedded server with sign-in on 127.0.0.1.
+func authServer(t *testing.T, cfg auth.Config) string {
+	t.Helper()
+	st, err := store.Open(":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cfg.Store, cfg.Secret = st, []byte("cli-test-secret-0123456789abcdef-xx")
+	return testServer(t, server.Config{Store: st, Auth: auth.New(cfg)})
+}
+
+// runAs runs the binary as one person, whose sessions live in config.
+func runAs(t *testing.T, config string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + config, "XDG_CONFIG_HOME=" + config}
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+func whoamiJSON(t *testing.T, config, url string) whoami {
+	t.Helper()
+	out, stderr, code := runAs(t, config, "whoami", "--json", "--server", url)
+	var w whoami
+	if code != 0 || json.Unmarshal([]byte(out), &w) != nil {
+		t.Fatalf("whoami: exit %d %q %s", code, out, stderr)
+	}
+	return w
+}
+
+func TestLoginWhoamiLogout(t *testing.T) {
+	url := authServer(t, auth.Config{})
+	me := t.TempDir()
+	if _, stderr, code := runAs(t, me, "whoami", "--server", url); code == 0 || !strings.Contains(stderr, "not signed in") {
+		t.Fatalf("whoami before login: exit %d %s", code, stderr)
+	}
+	out, stderr, code := runAs(t, me, "login", "--server", url, "--name", "ana")
+	if code != 0 || !strings.Contains(out, "anonymous user") {
+		t.Fatalf("login: exit %d %q %s", code, out, stderr)
+	}
+	w := whoamiJSON(t, me, url)
+	if w.ID == "" || !w.IsAnonymous || w.Username != "ana" || w.Server != url {
+		t.Fatalf("whoami: %+v", w)
+	}
+	// The session file is private and holds tokens nobody printed.
+	files, _ := filepath.Glob(filepath.Join(me, "watchium", "sessions", "*.json"))
+	if len(files) != 1 {
+		t.Fatalf("session files: %v", files)
+	}
+	fi, _ := os.Stat(files[0])
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("session file mode %v", fi.Mode())
+	}
+	data, _ := os.ReadFile(files[0])
+	var saved struct {
+		Session struct {
+			AccessToken  string `json:"access_token"`
+			RefreshToken string `json:"refresh_token"`
+		} `json:"session"`
+	}
+	_ = json.Unmarshal(data, &saved)
+	if saved.Session.AccessToken == "" || strings.Contains(out, saved.Session.AccessToken) || strings.Contains(out, saved.Session.RefreshToken) {
+		t.Fatal("login printed a token, or saved none")
+	}
+	// Logging in again keeps the same user; --name renames it.
+	runAs(t, me, "login", "--server", url, "--name", "ana2")
+	if again := whoamiJSON(t, me, url); again.ID != w.ID || again.Username != "ana2" {
+		t.Fatalf("second login: %+v, want the same id %s named ana2", again, w.ID)
+	}
+	if out, _, code := runAs(t, me, "logout", "--server", url); code != 0 || !strings.Contains(out, "signed out") {
+		t.Fatalf("logout: %d %s", code, out)
+	}
+	if files, _ := filepath.Glob(filepath.Join(me, "watchium", "sessions", "*.json")); len(files) != 0 {
+		t.Fatalf("session files after logout: %v", files)
+	}
+	if _, stderr, code := runAs(t, me, "whoami", "--server", url); code == 0 {
+		t.Fatalf("whoami after logout succeeded: %s", stderr)
+	}
+}
+
+func TestSayIsStampedWithTheSignedInUser(t *testing.T) {
+	url := authServer(t, auth.Config{})
+	ana := t.TempDir()
+	if _, stderr, code := runAs(t, ana, "login", "--server", url, "--name", "ana"); code != 0 {
+		t.Fatal(stderr)
+	}
+	id := whoamiJSON(t, ana, url).ID
+	lines := startTail(t, url, "movie")
+	deadline := time.After(15 * time.Second)
+	for {
+		// No --name: the name comes from ana's user metadata.
+		if _, stderr, code := runAs(t, ana, "say", "movie", "hi", "--server", url); code != 0 {
+			t.Fatalf("say: %d %s", code, stderr)
+		}
+		select {
+		case m := <-lines:
+			p := m["payload"].(map[string]any)
+			if p["user_id"] != id || p["username"] != "ana" {
+				t.Fatalf("comment from %v (%v), want %s (ana)", p["user_id"], p["username"], id)
+			}
+			return
+		case <-time.After(500 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("tail never printed the message")
+		}
+	}
+}
+
+func TestNoAnonymousSignInsIsExplained(t *testing.T) {
+	url := authServer(t, auth.Config{NoAnonymousSignIns: true})
+	// Commands go on as a guest (the anon role) and say how to sign in.
+	_, stderr, code := runAs(t, t.TempDir(), "say", "movie", "hi", "--server", url)
+	if code != 0 || !strings.Contains(stderr, "does not allow anonymous sign-ins") || !strings.Contains(stderr, "login --server") {
+		t.Fatalf("say on a server without anonymous sign-ins: exit %d %s", code, stderr)
+	}
+	_, stderr, code = runAs(t, t.TempDir(), "login", "--server", url)
+	if code == 0 || !strings.Contains(stderr, "--email") {
+		t.Fatalf("login on a server without anonymous sign-ins: exit %d %s", code, stderr)
+	}
+	_, stderr, code = runAs(t, t.TempDir(), "login", "--server", url, "--email", "ana@example.com")
+	if code == 0 || !strings.Contains(stderr, "does not sign in by email") {
+		t.Fatalf("login --email on the embedded server: exit %d %s", code, stderr)
+	}
+}
+
+func TestServeKeepsItsJWTSecret(t *testing.T) {
+	data := t.TempDir()
+	addr := freeAddr(t)
+	serve := exec.Command(binary, "serve", "--addr", addr, "--data", data)
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = serve.Process.Signal(os.Interrupt); _ = serve.Wait() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if fi, err := os.Stat(filepath.Join(data, auth.SecretFile)); err == nil {
+			if fi.Mode().Perm() != 0o600 {
+				t.Fatalf("secret file mode %v", fi.Mode())
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve wrote no JWT secret")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
