@@ -10,6 +10,7 @@ import (
 
 	"github.com/watchium/watchium-tui/realtime"
 	"github.com/watchium/watchium-tui/server/auth"
+	"github.com/watchium/watchium-tui/server/store"
 )
 
 // identify verifies the token a client presents (a realtime join's or
@@ -157,4 +158,25 @@ func (c *conn) shutdownChannel(sub *subscription, msg string) {
 	c.system(sub, "error", msg)
 	c.leave(sub)
 	c.write(realtime.Message{JoinRef: sub.joinRef, Ref: sub.joinRef, Topic: sub.topic, Event: realtime.EventClose, Payload: json.RawMessage("{}")})
+}
+
+// ownedTables are the tables whose rows name the user who wrote them.
+var ownedTables = map[string]bool{"comments": true, "room_members": true}
+
+// ownRows refuses rows a signed-in caller writes in someone else's name,
+// as the Supabase migration's row-level security does (users post and join
+// only as themselves). The anon role is not checked: the embedded server
+// is open to it, as before identities.
+func ownRows(claims *auth.Claims, table string, rows []store.Row) error {
+	uid := claims.UserID()
+	if uid == "" || !ownedTables[table] {
+		return nil
+	}
+	for _, row := range rows {
+		if v, _ := row["user_id"].(string); v != uid {
+			return &store.Error{Status: http.StatusForbidden, Code: "42501",
+				Message: `new row violates row-level security policy for table "` + table + `": user_id must be your own (` + uid + `)`}
+		}
+	}
+	return nil
 }

@@ -265,6 +265,15 @@ func TestRESTAndFunctionsVerifyTheBearer(t *testing.T) {
 			t.Errorf("expired: %s", data)
 		}
 	}
+	// Signed in, one writes rows only in one's own name.
+	own := `{"room_id":"r","user_id":"` + tk.User.ID + `","username":"ana","content":"hi"}`
+	if status, data := httpJSON(t, "POST", ts.URL+"/rest/v1/comments", "anon", tk.Access, own); status != 201 {
+		t.Errorf("comment as oneself: %d %s", status, data)
+	}
+	forged := `{"room_id":"r","user_id":"someone-else","username":"ana","content":"hi"}`
+	if status, data := httpJSON(t, "POST", ts.URL+"/rest/v1/comments", "anon", tk.Access, forged); status != 403 || !strings.Contains(string(data), "42501") {
+		t.Errorf("comment as someone else: %d %s", status, data)
+	}
 	fn := ts.URL + "/functions/v1/sync/control"
 	body := func(user string) string {
 		return `{"room_id":"r","user_id":"` + user + `","action":"pause","current_time":1}`

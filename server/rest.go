@@ -123,7 +123,8 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, code, msg)
 		return
 	}
-	if _, ok := s.restIdentity(w, r); !ok {
+	claims, ok := s.restIdentity(w, r)
+	if !ok {
 		return
 	}
 	st := s.cfg.Store
@@ -147,8 +148,10 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPost:
 		var in []store.Row
 		if in, err = readRows(w, r, s.cfg.MaxFrameBytes); err == nil {
-			rows, changes, err = st.Insert(ctx, table, in, prefers(r, "resolution=merge-duplicates"))
-			status = http.StatusCreated
+			if err = ownRows(claims, table, in); err == nil {
+				rows, changes, err = st.Insert(ctx, table, in, prefers(r, "resolution=merge-duplicates"))
+				status = http.StatusCreated
+			}
 		}
 	case http.MethodPatch:
 		var in []store.Row
