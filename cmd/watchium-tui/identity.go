@@ -165,14 +165,14 @@ so there --email does not work).`,
 				} else if errors.Is(err, errNoAuth) {
 					return fmt.Errorf("%s has no sign-in (no /auth/v1): you take part there without an account", g.server)
 				} else {
-					return err
+					return unreachable(g.server, err)
 				}
 			}
 			if err := c.SendOTP(ctx, email); err != nil {
 				if session.HasCode(err, "email_provider_disabled") || session.IsNotServed(err) {
 					return fmt.Errorf("%s does not sign in by email (%v): use watchium-tui login without --email", g.server, err)
 				}
-				return fmt.Errorf("asking %s to mail a code: %w", g.server, err)
+				return unreachable(g.server, fmt.Errorf("asking %s to mail a code: %w", g.server, err))
 			}
 			fmt.Fprintf(out, "a 6-digit code was sent to %s; type it here: ", email)
 			code, err := readCode(cmd.InOrStdin())
@@ -256,7 +256,7 @@ session it no longer knows is reported). Tokens are never printed.`,
 			}
 			k, _, err := openSession(ctx, g)
 			if err != nil {
-				return err
+				return unreachable(g.server, err)
 			}
 			c, err := session.NewClient(g.server, g.key)
 			if err != nil {
@@ -267,7 +267,7 @@ session it no longer knows is reported). Tokens are never printed.`,
 				if session.SessionEnded(err) {
 					return fmt.Errorf("your session on %s has ended: run watchium-tui login", g.server)
 				}
-				return fmt.Errorf("asking %s who you are: %w", g.server, err)
+				return unreachable(g.server, fmt.Errorf("asking %s who you are: %w", g.server, err))
 			}
 			w := whoami{ID: u.ID, IsAnonymous: u.IsAnonymous, Username: u.Name(), Server: g.server}
 			if asJSON {
