@@ -184,3 +184,41 @@ func freeAddr(t *testing.T) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// A member's presence key and user_id are the signed-in user's id, and its
+// name comes from the user's metadata.
+func TestJoinUsesTheSignedInUser(t *testing.T) {
+	url := authServer(t, auth.Config{})
+	ana := t.TempDir()
+	if _, stderr, code := runAs(t, ana, "login", "--server", url, "--name", "ana"); code != 0 {
+		t.Fatal(stderr)
+	}
+	id := whoamiJSON(t, ana, url).ID
+	join := exec.Command(binary, "join", "movie", "--headless", "--server", url)
+	join.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + ana, "XDG_CONFIG_HOME=" + ana}
+	var stderr bytes.Buffer
+	join.Stderr = &stderr
+	if err := join.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = join.Process.Signal(os.Interrupt); _ = join.Wait() }()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, _, _ := runAs(t, t.TempDir(), "members", "movie", "--json", "--server", url)
+		var rows []struct {
+			UserID   string `json:"user_id"`
+			Username string `json:"username"`
+		}
+		_ = json.Unmarshal([]byte(out), &rows)
+		if len(rows) == 1 {
+			if rows[0].UserID != id || rows[0].Username != "ana" {
+				t.Fatalf("member %+v, want %s (ana)", rows[0], id)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ana never appeared in members: %q %s", out, stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

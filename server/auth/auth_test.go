@@ -5,9 +5,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -308,7 +310,7 @@ func TestVerifierRefusesBadTokens(t *testing.T) {
 	}
 }
 
-func TestVerifierAcceptsES256FromJWKS(t *testing.T) {
+func TestVerifierAcceptsES256AndRS256FromJWKS(t *testing.T) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -317,9 +319,17 @@ func TestVerifierAcceptsES256FromJWKS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.RawURLEncoding.EncodeToString
 	jwks, _ := json.Marshal(map[string]any{"keys": []map[string]string{{
 		"kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256", "use": "sig",
-		"x": base64.RawURLEncoding.EncodeToString(pub[1:33]), "y": base64.RawURLEncoding.EncodeToString(pub[33:]),
+		"x": b64(pub[1:33]), "y": b64(pub[33:]),
+	}, {
+		"kty": "RSA", "kid": "r1", "alg": "RS256", "use": "sig",
+		"n": b64(rsaKey.N.Bytes()), "e": b64(big.NewInt(int64(rsaKey.E)).Bytes()),
 	}}})
 	keys := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(jwks) }))
 	defer keys.Close()
@@ -342,6 +352,21 @@ func TestVerifierAcceptsES256FromJWKS(t *testing.T) {
 	}
 	if _, err := NewVerifier(testSecret, "").Verify(signed); err == nil {
 		t.Fatal("an ES256 token verified without a JWKS")
+	}
+	rs := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	rs.Header["kid"] = "r1"
+	rsSigned, err := rs.SignedString(rsaKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := v.Verify(rsSigned); err != nil || got.Subject != claims["sub"] {
+		t.Fatalf("RS256 token: %v %v", got, err)
+	}
+	// A kid naming the RSA key on an ES256 token must not verify.
+	tok.Header["kid"] = "r1"
+	mixed, _ := tok.SignedString(key)
+	if _, err := v.Verify(mixed); err == nil {
+		t.Fatal("an ES256 token verified with an RS256 key id")
 	}
 }
 
