@@ -194,7 +194,17 @@ func loopbackAddr(raw string) (string, bool) {
 // subscribeRoom connects and joins roomID's channel for the one-shot
 // commands (say, tail, members); setup registers handlers before the join.
 // close ends the connection.
-func subscribeRoom(ctx context.Context, cmd *cobra.Command, g globalFlags, roomID string, cfg realtime.ChannelConfig, setup func(*realtime.Channel)) (*realtime.Channel, *link, error) {
+func subscribeRoom(ctx context.Context, cmd *cobra.Command, g globalFlags, roomID string, cfg realtime.ChannelConfig, setup func(*realtime.Channel)) (*realtime.Channel, func(), error) {
+	ch, l, err := subscribeRoomAs(ctx, cmd, g, roomID, cfg, setup)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ch, l.close, nil
+}
+
+// subscribeRoomAs is subscribeRoom for commands that act as the signed-in
+// user: the link carries the session.
+func subscribeRoomAs(ctx context.Context, cmd *cobra.Command, g globalFlags, roomID string, cfg realtime.ChannelConfig, setup func(*realtime.Channel)) (*realtime.Channel, *link, error) {
 	l, err := connect(ctx, g, newLogger(debugWriter(cmd, g), g.debug), false, func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), s) })
 	if err != nil {
 		return nil, nil, err

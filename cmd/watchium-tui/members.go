@@ -53,11 +53,11 @@ sync (within 2 s of the host, and following it) with their measured offset.`,
 				default:
 				}
 			}
-			ch, l, err := subscribeRoom(ctx, cmd, g, roomID, realtime.ChannelConfig{}, func(ch *realtime.Channel) { ch.OnPresenceSync(onSync) })
+			ch, closeFn, err := subscribeRoom(ctx, cmd, g, roomID, realtime.ChannelConfig{}, func(ch *realtime.Channel) { ch.OnPresenceSync(onSync) })
 			if err != nil {
 				return err
 			}
-			defer l.close()
+			defer closeFn()
 			select {
 			case <-synced:
 			case <-ctx.Done():

@@ -35,7 +35,7 @@ and says why. Nothing is retried silently.`,
 			g.nameSet = nameFlagSet(cmd)
 			ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
 			defer cancel()
-			ch, l, err := subscribeRoom(ctx, cmd, g, roomID, realtime.ChannelConfig{Broadcast: realtime.BroadcastConfig{Ack: true}}, nil)
+			ch, l, err := subscribeRoomAs(ctx, cmd, g, roomID, realtime.ChannelConfig{Broadcast: realtime.BroadcastConfig{Ack: true}}, nil)
 			if err != nil {
 				return err
 			}

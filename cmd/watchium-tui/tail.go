@@ -67,11 +67,11 @@ func newTailCmd() *cobra.Command {
 				}
 				out.print(env)
 			}
-			_, l, err := subscribeRoom(cctx, cmd, g, roomID, realtime.ChannelConfig{}, func(ch *realtime.Channel) { ch.OnBroadcast("*", printEvent) })
+			_, closeFn, err := subscribeRoom(cctx, cmd, g, roomID, realtime.ChannelConfig{}, func(ch *realtime.Channel) { ch.OnBroadcast("*", printEvent) })
 			if err != nil {
 				return err
 			}
-			defer l.close()
+			defer closeFn()
 			<-ctx.Done()
 			return nil
 		},
