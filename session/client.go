@@ -75,6 +75,13 @@ func IsNotServed(err error) bool {
 	return errors.As(err, &e) && e.Status == http.StatusNotFound && e.Code != "user_not_found"
 }
 
+// IsRefused reports whether the server refused the credentials (401/403):
+// an unknown, expired or foreign token, or an ended session.
+func IsRefused(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden)
+}
+
 // SessionEnded reports whether err means the session can no longer be
 // refreshed and the user must sign in again.
 func SessionEnded(err error) bool {

@@ -70,10 +70,23 @@ func openSession(ctx context.Context, g globalFlags) (k *session.Keeper, note st
 		}
 		return session.NewKeeper(c, st, g.server, s), "signed in anonymously as a new user (watchium-tui whoami)", nil
 	}
-	k = session.NewKeeper(c, st, g.server, s)
 	if time.Now().Before(session.RefreshAt(*s)) {
-		return k, "", nil
+		// Ask the server whether it still knows the session (one round
+		// trip, and the user's current metadata): a server restarted with
+		// --data :memory: or a new --jwt-secret refuses tokens that have
+		// not expired yet.
+		u, err := c.GetUser(ctx, s.AccessToken)
+		switch {
+		case err == nil:
+			s.User = *u
+			return session.NewKeeper(c, st, g.server, s), "", nil
+		case session.IsNotServed(err):
+			return nil, "", errNoAuth
+		case !session.IsRefused(err):
+			return nil, "", fmt.Errorf("checking your session on %s: %w", g.server, err)
+		}
 	}
+	k = session.NewKeeper(c, st, g.server, s)
 	err = k.Refresh(ctx)
 	switch {
 	case err == nil:

@@ -222,3 +222,43 @@ func TestJoinUsesTheSignedInUser(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// A server restarted with --data :memory: has forgotten its users and its
+// secret; an anonymous session saved before must not lock its owner out.
+func TestAServerThatForgotTheSessionSignsInAgain(t *testing.T) {
+	addr := freeAddr(t)
+	url := "http://" + addr
+	serve := func() func() {
+		cmd := exec.Command(binary, "serve", "--addr", addr, "--data", ":memory:")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if c, err := net.Dial("tcp", addr); err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("serve did not come up")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() }
+	}
+	me := t.TempDir()
+	stop := serve()
+	if _, stderr, code := runAs(t, me, "login", "--server", url, "--name", "ana"); code != 0 {
+		t.Fatal(stderr)
+	}
+	before := whoamiJSON(t, me, url)
+	stop()
+	defer serve()()
+	_, stderr, code := runAs(t, me, "say", "movie", "back again", "--server", url)
+	if code != 0 || !strings.Contains(stderr, "signed in as a new user") {
+		t.Fatalf("say after the server forgot the session: exit %d %s", code, stderr)
+	}
+	if after := whoamiJSON(t, me, url); after.ID == before.ID || after.ID == "" {
+		t.Fatalf("after: %+v, before: %+v", after, before)
+	}
+}
