@@ -46,6 +46,9 @@ func newAuthService(f identityFlags, data string, st *store.Store, log *slog.Log
 	} else if len(secret) < 32 {
 		return nil, errors.New("--jwt-secret must be at least 32 characters (Supabase's JWT secrets are)")
 	}
+	if f.signupsPerHour == 0 {
+		return nil, errors.New("--signups-per-hour 0 would refuse every sign-up: use --no-anonymous-signins for that, or -1 for no limit")
+	}
 	return auth.New(auth.Config{
 		Store: st, Secret: secret, JWKSURL: f.jwksURL, TokenLifetime: f.jwtExpiry,
 		NoAnonymousSignIns: f.noAnonymous, SignUpsPerHour: f.signupsPerHour, Logger: log,
