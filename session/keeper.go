@@ -105,7 +105,8 @@ func (k *Keeper) adopt(s Session) {
 // the server refuses for good (the session was signed out) is passed to
 // onEnded and Run returns.
 func (k *Keeper) Run(ctx context.Context, onEnded func(error)) {
-	timer := time.NewTimer(time.Until(RefreshAt(k.Session())))
+	retryAt := time.Time{}
+	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		select {
@@ -113,10 +114,22 @@ func (k *Keeper) Run(ctx context.Context, onEnded func(error)) {
 			return
 		case <-timer.C:
 		}
+		due := RefreshAt(k.Session())
+		if retryAt.After(due) {
+			due = retryAt
+		}
+		// Expiry is wall-clock time, and a suspended laptop's timers do not
+		// run: wake up at least every wakeEvery to compare with the clock.
+		if wait := time.Until(due); wait > 0 {
+			timer.Reset(min(wait, wakeEvery))
+			continue
+		}
 		err := k.Refresh(ctx)
 		switch {
 		case err == nil:
-			timer.Reset(time.Until(RefreshAt(k.Session())))
+			// A server issuing tokens that are stale at once must not make
+			// this a busy loop.
+			retryAt = time.Now().Add(time.Second)
 		case ctx.Err() != nil:
 			return
 		case SessionEnded(err):
@@ -125,7 +138,11 @@ func (k *Keeper) Run(ctx context.Context, onEnded func(error)) {
 			}
 			return
 		default:
-			timer.Reset(retryDelay(time.Until(k.Session().Expiry())))
+			retryAt = time.Now().Add(retryDelay(time.Until(k.Session().Expiry())))
 		}
+		timer.Reset(0)
 	}
 }
+
+// wakeEvery bounds how long Run sleeps without looking at the clock.
+const wakeEvery = 30 * time.Second
