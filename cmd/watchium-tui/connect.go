@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -153,7 +152,7 @@ func startLocalServer(_ context.Context, g globalFlags, addr string, log *slog.L
 		data = ":memory:"
 		st, _ = store.Open(data)
 	}
-	authSvc, aerr := newAuthService(identityFlags{jwtSecret: os.Getenv("WATCHIUM_JWT_SECRET"), signupsPerHour: 30}, data, st, log)
+	authSvc, aerr := newAuthService(identityFlags{signupsPerHour: 30}, data, st, log)
 	if aerr != nil {
 		_ = st.Close()
 		ln.Close()

@@ -37,6 +37,9 @@ type identityFlags struct {
 // newAuthService builds the auth service: the secret from --jwt-secret,
 // else the one kept in the data directory (generated on first start).
 func newAuthService(f identityFlags, data string, st *store.Store, log *slog.Logger) (*auth.Service, error) {
+	if f.jwtSecret == "" {
+		f.jwtSecret = os.Getenv("WATCHIUM_JWT_SECRET")
+	}
 	secret := []byte(f.jwtSecret)
 	if f.jwtSecret == "" {
 		var err error
@@ -124,7 +127,9 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 }
 
 func addIdentityFlags(cmd *cobra.Command, f *identityFlags) {
-	cmd.Flags().StringVar(&f.jwtSecret, "jwt-secret", os.Getenv("WATCHIUM_JWT_SECRET"), "HS256 secret that signs and verifies access tokens (env WATCHIUM_JWT_SECRET; default: generated, kept in the data directory)")
+	// The environment is read at run time, not as the flag's default, so
+	// --help never prints the secret.
+	cmd.Flags().StringVar(&f.jwtSecret, "jwt-secret", "", "HS256 secret that signs and verifies access tokens (env WATCHIUM_JWT_SECRET; default: generated, kept in the data directory)")
 	cmd.Flags().StringVar(&f.jwksURL, "jwks-url", "", "also accept ES256/RS256 tokens signed by the keys at this JWKS URL (a Supabase project's /auth/v1/.well-known/jwks.json)")
 	cmd.Flags().DurationVar(&f.jwtExpiry, "jwt-expiry", time.Hour, "lifetime of the access tokens this server issues")
 	cmd.Flags().BoolVar(&f.noAnonymous, "no-anonymous-signins", false, "refuse anonymous sign-ins (POST /auth/v1/signup)")
