@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -260,5 +261,43 @@ func TestAServerThatForgotTheSessionSignsInAgain(t *testing.T) {
 	}
 	if after := whoamiJSON(t, me, url); after.ID == before.ID || after.ID == "" {
 		t.Fatalf("after: %+v, before: %+v", after, before)
+	}
+}
+
+func TestServeSignsWithTheGivenSecret(t *testing.T) {
+	const secret = "given-secret-given-secret-given-secret"
+	data := t.TempDir()
+	addr := freeAddr(t)
+	serve := exec.Command(binary, "serve", "--addr", addr, "--data", data)
+	serve.Env = append(os.Environ(), "WATCHIUM_JWT_SECRET="+secret)
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = serve.Process.Signal(os.Interrupt); _ = serve.Wait() }()
+	var resp *http.Response
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var err error
+		resp, err = http.Post("http://"+addr+"/auth/v1/signup", "application/json", strings.NewReader(`{}`))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not come up: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	defer resp.Body.Close()
+	var s struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := auth.NewVerifier([]byte(secret), "").Verify(s.AccessToken); err != nil {
+		t.Fatalf("token not signed with WATCHIUM_JWT_SECRET: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(data, auth.SecretFile)); err == nil {
+		t.Fatal("a secret file was written although a secret was given")
 	}
 }
