@@ -110,26 +110,43 @@ func openSession(ctx context.Context, g globalFlags) (k *session.Keeper, note st
 // WATCHIUM_NAME) is stored in the user's metadata; otherwise the metadata's
 // name, else the default.
 func displayName(ctx context.Context, g globalFlags, k *session.Keeper) string {
+	name, _ := profile(ctx, g, k, "")
+	return name
+}
+
+// profile settles the name and avatar to show. What the person chose for
+// this run (--name, --avatar-url) is stored in their user metadata, so it
+// follows them; what they did not choose comes from that metadata.
+func profile(ctx context.Context, g globalFlags, k *session.Keeper, avatarURL string) (string, string) {
 	if k == nil {
-		return g.name
+		return g.name, avatarURL
 	}
 	s := k.Session()
-	stored := s.User.Name()
-	if !g.nameSet && stored != "" {
-		return stored
+	name, avatar := g.name, avatarURL
+	storedAvatar, _ := s.User.UserMetadata["avatar_url"].(string)
+	patch := map[string]any{}
+	if stored := s.User.Name(); !g.nameSet && stored != "" {
+		name = stored
+	} else if stored != g.name {
+		patch["name"] = g.name
 	}
-	if stored == g.name {
-		return g.name
+	if avatar == "" {
+		avatar = storedAvatar
+	} else if avatar != storedAvatar {
+		patch["avatar_url"] = avatar
+	}
+	if len(patch) == 0 {
+		return name, avatar
 	}
 	c, err := session.NewClient(g.server, g.key)
 	if err != nil {
-		return g.name
+		return name, avatar
 	}
-	if _, err := c.UpdateUser(ctx, s.AccessToken, map[string]any{"name": g.name}); err == nil {
-		// A fresh token carries the new name in its user_metadata.
+	if _, err := c.UpdateUser(ctx, s.AccessToken, patch); err == nil {
+		// A fresh token carries the new metadata.
 		_ = k.Refresh(ctx)
 	}
-	return g.name
+	return name, avatar
 }
 
 // restClient is the REST client for g.server, sending the session's token.

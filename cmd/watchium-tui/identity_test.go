@@ -16,6 +16,7 @@ import (
 	"github.com/watchium/watchium-tui/server"
 	"github.com/watchium/watchium-tui/server/auth"
 	"github.com/watchium/watchium-tui/server/store"
+	"github.com/watchium/watchium-tui/session"
 )
 
 // authServer runs the embedded server with sign-in on 127.0.0.1.
@@ -195,7 +196,7 @@ func TestJoinUsesTheSignedInUser(t *testing.T) {
 		t.Fatal(stderr)
 	}
 	id := whoamiJSON(t, ana, url).ID
-	join := exec.Command(binary, "join", "movie", "--headless", "--server", url)
+	join := exec.Command(binary, "join", "movie", "--headless", "--server", url, "--avatar-url", "https://example.com/ana.png")
 	join.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + ana, "XDG_CONFIG_HOME=" + ana}
 	var stderr bytes.Buffer
 	join.Stderr = &stderr
@@ -214,6 +215,13 @@ func TestJoinUsesTheSignedInUser(t *testing.T) {
 		if len(rows) == 1 {
 			if rows[0].UserID != id || rows[0].Username != "ana" {
 				t.Fatalf("member %+v, want %s (ana)", rows[0], id)
+			}
+			// --avatar-url went into the user's metadata.
+			c, _ := session.NewClient(url, "")
+			k, _ := session.Store{Dir: filepath.Join(ana, "watchium")}.Load(url)
+			u, err := c.GetUser(t.Context(), k.AccessToken)
+			if err != nil || u.UserMetadata["avatar_url"] != "https://example.com/ana.png" || u.Name() != "ana" {
+				t.Fatalf("metadata after join: %+v %v", u, err)
 			}
 			return
 		}

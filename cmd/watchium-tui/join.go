@@ -133,8 +133,8 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 	}
 	defer l.close()
 	client := l.client
-	name := displayName(cctx, f.globalFlags, l.keeper)
-	f.name = name
+	name, avatar := profile(cctx, f.globalFlags, l.keeper, f.avatarURL)
+	f.name, f.avatarURL = name, avatar
 	ccancel()
 
 	cfg := room.Config{
