@@ -83,6 +83,16 @@ func (s *Server) restIdentity(w http.ResponseWriter, r *http.Request) (*auth.Cla
 	return nil, false
 }
 
+// broadcastIdentity verifies the bearer of an HTTP broadcast: a bad token
+// is refused, not taken for the anon role.
+func (s *Server) broadcastIdentity(w http.ResponseWriter, r *http.Request) bool {
+	if _, err := s.identify(bearer(r)); err != nil {
+		writeJSONError(w, http.StatusUnauthorized, "Invalid JWT: "+err.Error())
+		return false
+	}
+	return true
+}
+
 // functionIdentity verifies an edge-function call's bearer token, answering
 // a bad one as Supabase's functions gateway does.
 func (s *Server) functionIdentity(w http.ResponseWriter, r *http.Request) (*auth.Claims, bool) {

@@ -287,6 +287,15 @@ func TestRESTAndFunctionsVerifyTheBearer(t *testing.T) {
 	if status, data := httpJSON(t, "POST", fn, "anon", tk.Access, body(tk.User.ID)); status != 200 {
 		t.Errorf("function as oneself: %d %s", status, data)
 	}
+	// HTTP broadcasts check the bearer too.
+	bc := ts.URL + "/realtime/v1/api/broadcast"
+	msgs := `{"messages":[{"topic":"r","event":"e","payload":{}}]}`
+	if status, data := httpJSON(t, "POST", bc, "anon", bad["wrong secret"], msgs); status != 401 {
+		t.Errorf("HTTP broadcast with a forged token: %d %s", status, data)
+	}
+	if status, data := httpJSON(t, "POST", bc, "anon", tk.Access, msgs); status/100 != 2 {
+		t.Errorf("HTTP broadcast with a good token: %d %s", status, data)
+	}
 	// The auth endpoints sit behind the API key, as behind Supabase's gateway.
 	if status, data := httpJSON(t, "POST", ts.URL+"/auth/v1/signup", "", "", `{}`); status != 401 {
 		t.Errorf("signup without the API key: %d %s", status, data)
