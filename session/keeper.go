@@ -6,10 +6,12 @@ import (
 	"time"
 )
 
-// refreshMargin is how long before expiry a token is refreshed: supabase-js
-// uses 90 s; short-lived tokens (tests, strict servers) refresh once a
-// third of their life is left, so a slow refresh still lands in time.
-const refreshMargin = 90 * time.Second
+// refreshMargin is how long before expiry a token is refreshed. supabase-js
+// uses 90 s; a watch party's socket is closed by the server when its token
+// runs out, so we leave ten minutes (or a third of a short token's life)
+// for refreshes to be retried through an outage of the auth server or the
+// network.
+const refreshMargin = 10 * time.Minute
 
 // RefreshAt is when s should be refreshed.
 func RefreshAt(s Session) time.Time {
