@@ -99,7 +99,11 @@ func openSession(ctx context.Context, g globalFlags) (k *session.Keeper, note st
 		}
 		return session.NewKeeper(c, st, g.server, s), "your previous anonymous session had ended: signed in as a new user", nil
 	case session.SessionEnded(err):
-		return nil, "", fmt.Errorf("your session on %s has ended: sign in again with watchium-tui login --server %s --email %s", g.server, g.server, s.User.Email)
+		email := s.User.Email
+		if email == "" {
+			email = "you@example.com"
+		}
+		return nil, "", fmt.Errorf("your session on %s has ended: sign in again with watchium-tui login --server %s --email %s", g.server, g.server, email)
 	case session.IsNotServed(err):
 		return nil, "", errNoAuth
 	}
@@ -284,18 +288,22 @@ session it no longer knows is reported). Tokens are never printed.`,
 			if s == nil {
 				return fmt.Errorf("not signed in to %s: run watchium-tui login (join, say, tail and members also sign you in)", g.server)
 			}
-			k, _, err := openSession(ctx, g)
-			if err != nil {
-				return unreachable(g.server, err)
-			}
+			// Unlike join, whoami never signs in anew: it reports the
+			// saved user, refreshing its token if the server asks for it.
 			c, err := session.NewClient(g.server, g.key)
 			if err != nil {
 				return err
 			}
+			k := session.NewKeeper(c, sessionStore(), g.server, s)
 			u, err := c.GetUser(ctx, k.AccessToken())
+			if session.IsRefused(err) {
+				if err = k.Refresh(ctx); err == nil {
+					u, err = c.GetUser(ctx, k.AccessToken())
+				}
+			}
 			if err != nil {
-				if session.SessionEnded(err) {
-					return fmt.Errorf("your session on %s has ended: run watchium-tui login", g.server)
+				if session.SessionEnded(err) || session.IsRefused(err) {
+					return fmt.Errorf("your session on %s has ended (%v): run watchium-tui login", g.server, err)
 				}
 				return unreachable(g.server, fmt.Errorf("asking %s who you are: %w", g.server, err))
 			}

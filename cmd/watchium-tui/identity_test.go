@@ -263,6 +263,10 @@ func TestAServerThatForgotTheSessionSignsInAgain(t *testing.T) {
 	before := whoamiJSON(t, me, url)
 	stop()
 	defer serve()()
+	// whoami reports the lost session instead of minting a new user.
+	if _, stderr, code := runAs(t, me, "whoami", "--server", url); code == 0 || !strings.Contains(stderr, "has ended") {
+		t.Fatalf("whoami after the server forgot the session: exit %d %s", code, stderr)
+	}
 	_, stderr, code := runAs(t, me, "say", "movie", "back again", "--server", url)
 	if code != 0 || !strings.Contains(stderr, "signed in as a new user") {
 		t.Fatalf("say after the server forgot the session: exit %d %s", code, stderr)
