@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"sync"
 	"time"
 
@@ -97,11 +98,15 @@ func (s *session) writeLoop() {
 	}
 }
 
+// accessTokenField matches the token in joins and access_token pushes:
+// debug logs end up in bug reports, tokens must not.
+var accessTokenField = regexp.MustCompile(`"access_token":"[^"]*"`)
+
 func debugFrame(f outFrame) string {
 	if f.binary {
 		return fmt.Sprintf("binary %d bytes kind %d", len(f.data), f.data[0])
 	}
-	return string(f.data)
+	return accessTokenField.ReplaceAllString(string(f.data), `"access_token":"[redacted]"`)
 }
 
 func (s *session) readLoop() {

@@ -17,9 +17,19 @@ import (
 
 // Client is safe for concurrent use.
 type Client struct {
-	base string
-	key  string
-	http *http.Client
+	base  string
+	key   string
+	http  *http.Client
+	token func() string
+}
+
+// WithAccessToken makes the client send the signed-in user's access token
+// (token is asked on every request, so refreshed tokens are used at once)
+// instead of the API key as its bearer, as supabase-js does.
+func (c *Client) WithAccessToken(token func() string) *Client {
+	cc := *c
+	cc.token = token
+	return &cc
 }
 
 // Error is a non-2xx answer.
@@ -74,6 +84,11 @@ func (c *Client) do(ctx context.Context, method, path string, body any, headers 
 	if c.key != "" {
 		req.Header.Set("apikey", c.key)
 		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
+	if c.token != nil {
+		if tok := c.token(); tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
 	}
 	for k, v := range headers {
 		req.Header.Set(k, v)

@@ -36,6 +36,9 @@ type conn struct {
 	queue   []frame // waiting for the writer
 	writing bool    // a writeLoop is running
 
+	// hmu serializes frame handling with the token-expiry timers, the
+	// only other goroutines that touch subs.
+	hmu    sync.Mutex
 	subs   map[string]*subscription
 	tokens float64
 	last   time.Time
@@ -121,9 +124,11 @@ func (c *conn) writeLoop() {
 func (c *conn) readLoop() {
 	defer func() {
 		c.closeWith(websocket.CloseNormalClosure, "")
+		c.hmu.Lock()
 		for _, sub := range c.subs {
 			c.leave(sub)
 		}
+		c.hmu.Unlock()
 		c.s.removeConn(c)
 	}()
 	for {
@@ -146,6 +151,8 @@ func (c *conn) readLoop() {
 //
 //go:noinline
 func (c *conn) handleFrame(kind int, data []byte) {
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
 	var m realtime.Message
 	var err error
 	if kind == websocket.BinaryMessage {
@@ -228,12 +235,7 @@ func (c *conn) handle(m realtime.Message) {
 		}
 		c.presence(sub, m)
 	case realtime.EventAccessToken:
-		var p struct {
-			Token string `json:"access_token"`
-		}
-		if json.Unmarshal(m.Payload, &p) != nil || p.Token == "" {
-			c.system(sub, "error", "access_token event needs {\"access_token\": \"<jwt>\"}")
-		}
+		c.accessToken(sub, m)
 	default:
 		c.reply(m, "error", map[string]string{"reason": "unknown event " + m.Event})
 	}
@@ -281,11 +283,17 @@ func (c *conn) join(m realtime.Message) {
 			PostgresChanges []map[string]json.RawMessage `json:"postgres_changes"`
 			Private         flexBool                     `json:"private"`
 		} `json:"config"`
+		AccessToken string `json:"access_token"`
 	}
 	if err := json.Unmarshal(m.Payload, &p); err != nil {
 		// Supabase logs and applies defaults; do the same so a sloppy client
 		// still joins.
 		c.s.log.Warn("server: invalid join payload", "err", err)
+	}
+	claims, err := c.s.identify(p.AccessToken)
+	if err != nil {
+		c.reply(m, "error", map[string]string{"reason": joinRefusal(err)})
+		return
 	}
 	cfg := p.Config
 	joinRef := m.JoinRef
@@ -300,6 +308,7 @@ func (c *conn) join(m realtime.Message) {
 	if sub.presenceKey == "" {
 		sub.presenceKey = ids.New()
 	}
+	c.setClaims(sub, claims)
 	bindings := make([]map[string]json.RawMessage, 0, len(cfg.PostgresChanges))
 	for _, b := range cfg.PostgresChanges {
 		echo := make(map[string]json.RawMessage, len(b)+1)
@@ -339,6 +348,9 @@ func (c *conn) join(m realtime.Message) {
 func (c *conn) leave(sub *subscription) {
 	if c.subs[sub.topic] == sub {
 		delete(c.subs, sub.topic)
+	}
+	if sub.expiry != nil {
+		sub.expiry.Stop()
 	}
 	c.s.unwatchChanges(sub)
 	r := sub.room

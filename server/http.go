@@ -15,6 +15,9 @@ func (s *Server) serveBroadcastBatch(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, code, msg)
 		return
 	}
+	if !s.broadcastIdentity(w, r) {
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxFrameBytes))
 	if err != nil {
 		writeJSONError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", s.cfg.MaxFrameBytes))
@@ -57,6 +60,9 @@ func (s *Server) serveBroadcastBatch(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveBroadcastOne(w http.ResponseWriter, r *http.Request) {
 	if code, msg := s.authorize(r); code != 0 {
 		writeJSONError(w, code, msg)
+		return
+	}
+	if !s.broadcastIdentity(w, r) {
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {

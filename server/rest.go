@@ -123,6 +123,10 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, code, msg)
 		return
 	}
+	claims, ok := s.restIdentity(w, r)
+	if !ok {
+		return
+	}
 	st := s.cfg.Store
 	if st == nil {
 		restError(w, &store.Error{Status: 404, Code: "PGRST000", Message: "this server keeps no tables"})
@@ -144,8 +148,10 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPost:
 		var in []store.Row
 		if in, err = readRows(w, r, s.cfg.MaxFrameBytes); err == nil {
-			rows, changes, err = st.Insert(ctx, table, in, prefers(r, "resolution=merge-duplicates"))
-			status = http.StatusCreated
+			if err = ownRows(claims, table, in); err == nil {
+				rows, changes, err = st.Insert(ctx, table, in, prefers(r, "resolution=merge-duplicates"))
+				status = http.StatusCreated
+			}
 		}
 	case http.MethodPatch:
 		var in []store.Row
@@ -198,6 +204,10 @@ func (s *Server) serveSyncControl(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, code, msg)
 		return
 	}
+	claims, ok := s.functionIdentity(w, r)
+	if !ok {
+		return
+	}
 	if s.cfg.Store == nil {
 		writeJSONError(w, http.StatusNotFound, "this server keeps no room state")
 		return
@@ -221,6 +231,10 @@ func (s *Server) serveSyncControl(w http.ResponseWriter, r *http.Request) {
 		return
 	case req.CurrentTime == nil || math.IsNaN(*req.CurrentTime) || math.IsInf(*req.CurrentTime, 0) || *req.CurrentTime < 0:
 		writeJSONError(w, http.StatusBadRequest, "current_time must be a finite, non-negative number of seconds")
+		return
+	}
+	if uid := claims.UserID(); uid != "" && req.UserID != uid {
+		writeJSONError(w, http.StatusForbidden, "user_id must be your own ("+uid+"): you are signed in as that user")
 		return
 	}
 	ctx := r.Context()

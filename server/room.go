@@ -11,8 +11,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/watchium/watchium-tui/realtime"
+	"github.com/watchium/watchium-tui/server/auth"
 	"github.com/watchium/watchium-tui/server/store"
 )
 
@@ -35,6 +37,10 @@ type subscription struct {
 	private     bool
 	presenceKey string
 	pgIDs       []pgBinding
+	// claims is the verified identity of the channel's access token (nil
+	// for the anon role); expiry closes the channel when it runs out.
+	claims *auth.Claims
+	expiry *time.Timer
 }
 
 // roomKey separates public and private channels of the same name, as

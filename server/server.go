@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/watchium/watchium-tui/server/auth"
 	"github.com/watchium/watchium-tui/server/store"
 )
 
@@ -42,7 +43,12 @@ type Config struct {
 	// Store, when set, keeps rooms, members and comments, serves them over
 	// a PostgREST-like /rest/v1 and /functions/v1/sync/control, and feeds
 	// postgres_changes. Without it those endpoints answer 404.
-	Store  *store.Store
+	Store *store.Store
+	// Auth, when set, serves Supabase Auth's subset under /auth/v1 and
+	// verifies access tokens with its secret (and JWKS). Without it every
+	// JWT is refused (there is nothing to verify it with) and clients are
+	// the anon role.
+	Auth   *auth.Service
 	Logger *slog.Logger
 }
 
@@ -52,6 +58,7 @@ type Server struct {
 	log      *slog.Logger
 	upgrader websocket.Upgrader
 	mux      *http.ServeMux
+	verifier *auth.Verifier
 
 	mu      sync.Mutex
 	rooms   map[string]*room
@@ -95,6 +102,11 @@ func New(cfg Config) *Server {
 		started: time.Now(),
 		pgSubs:  map[*subscription]struct{}{},
 	}
+	if cfg.Auth != nil {
+		s.verifier = cfg.Auth.Verifier()
+	} else {
+		s.verifier = auth.NewVerifier(nil, "")
+	}
 	s.upgrader = websocket.Upgrader{
 		// Small buffers and a shared write pool keep idle connections cheap.
 		ReadBufferSize:  1024,
@@ -114,6 +126,9 @@ func New(cfg Config) *Server {
 	mux.HandleFunc("GET /healthz", s.serveHealth)
 	mux.HandleFunc("/rest/v1/{table}", s.serveREST)
 	mux.HandleFunc("POST /functions/v1/sync/control", s.serveSyncControl)
+	if cfg.Auth != nil {
+		mux.Handle("/auth/v1/", s.withAPIKey(cfg.Auth))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+" (websocket: /realtime/v1/websocket)")
 	})
@@ -153,6 +168,26 @@ func (s *Server) authorize(r *http.Request) (int, string) {
 		return http.StatusUnauthorized, "Invalid API key: it does not match this server's --anon-key"
 	}
 	return 0, ""
+}
+
+// withAPIKey checks the API key before h, answering as Supabase's gateway
+// does for the auth endpoints.
+func (s *Server) withAPIKey(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.AnonKey != "" {
+			key := r.Header.Get("apikey")
+			if key == "" {
+				key = r.URL.Query().Get("apikey")
+			}
+			if subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.AnonKey)) != 1 {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				_ = json.NewEncoder(w).Encode(map[string]string{"message": "Invalid API key", "hint": "pass this server's --anon-key as the apikey header (watchium-tui: --key or WATCHIUM_KEY)"})
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {

@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "watchium-tui")
+	// Sessions the commands under test sign in to stay in the temp dir,
+	// never in the person's ~/.config.
+	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
 	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
 		os.Stderr.Write(out)
 		panic(err)

@@ -12,12 +12,14 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/watchium/watchium-tui/realtime"
 	"github.com/watchium/watchium-tui/room"
 	"github.com/watchium/watchium-tui/server"
 	"github.com/watchium/watchium-tui/server/store"
+	"github.com/watchium/watchium-tui/session"
 )
 
 // validRoom checks a room id: it becomes part of a topic, which binary
@@ -61,47 +63,107 @@ func newLogger(w io.Writer, debug bool) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-// connect opens a realtime client. With startLocal, a refused connection to
-// a loopback URL starts the embedded server in this process instead of
-// failing, so a first run on a fresh machine just works.
-func connect(ctx context.Context, g globalFlags, log *slog.Logger, startLocal bool, say func(string)) (*realtime.Client, func(), error) {
+// link is a connection to a server: the realtime client, and the signed-in
+// session that keeps its token fresh (nil on a server without sign-in).
+type link struct {
+	client *realtime.Client
+	keeper *session.Keeper
+	close  func()
+}
+
+// userID is the verified user id (the token's sub), or a made-up one on a
+// server without sign-in.
+func (l *link) userID(name string) string {
+	if l.keeper == nil {
+		return newUserID(name)
+	}
+	return l.keeper.Session().User.ID
+}
+
+// connect signs in (see openSession) and opens a realtime client whose
+// token the session keeps fresh, also on the live socket. With startLocal,
+// a refused connection to a loopback URL starts the embedded server in this
+// process instead of failing, so a first run on a fresh machine just works.
+func connect(ctx context.Context, g globalFlags, log *slog.Logger, startLocal bool, say func(string)) (*link, error) {
+	stopLocal := func() {}
+	if addr, local := loopbackAddr(g.server); local && startLocal {
+		stop, err := startLocalServer(ctx, g, addr, log, say)
+		if err != nil {
+			return nil, err
+		}
+		stopLocal = stop
+	}
+	keeper, note, err := openSession(ctx, g)
+	var off anonymousOff
+	switch {
+	case errors.Is(err, errNoAuth):
+		keeper = nil
+	case errors.As(err, &off):
+		keeper, note = nil, "you are not signed in, so you take part as a guest (live chat only, no history): "+off.Error()
+	case err != nil:
+		stopLocal()
+		return nil, unreachable(g.server, err)
+	}
+	if note != "" && say != nil {
+		say(note)
+	}
 	opts := realtime.Options{APIKey: g.key, Logger: log, Debug: g.debug}
+	if keeper != nil {
+		opts.AccessToken = keeper.AccessToken()
+	}
 	c, err := realtime.NewClient(g.server, opts)
 	if err != nil {
-		return nil, nil, err
+		stopLocal()
+		return nil, err
 	}
-	err = c.Connect(ctx)
-	if err == nil {
-		return c, func() { _ = c.Close() }, nil
+	if err := c.Connect(ctx); err != nil {
+		stopLocal()
+		return nil, unreachable(g.server, err)
 	}
-	addr, local := loopbackAddr(g.server)
-	if !errors.Is(err, syscall.ECONNREFUSED) || !local {
-		return nil, nil, unreachable(g.server, err)
+	kctx, stopKeeper := context.WithCancel(context.Background())
+	if keeper != nil {
+		keeper.OnRefresh(c.SetAuth)
+		go keeper.Run(kctx, func(err error) {
+			log.Warn("session ended; the server will close the room when the token expires", "err", err)
+			if say != nil {
+				say("your session was signed out on the server (" + err.Error() + "): run watchium-tui login")
+			}
+		})
 	}
-	if !startLocal {
-		return nil, nil, unreachable(g.server, err)
+	return &link{client: c, keeper: keeper, close: func() { stopKeeper(); _ = c.Close(); stopLocal() }}, nil
+}
+
+// startLocalServer starts the embedded server on addr when nothing listens
+// there; stop stops it (a no-op when another server was already running).
+func startLocalServer(_ context.Context, g globalFlags, addr string, log *slog.Logger, say func(string)) (stop func(), err error) {
+	if conn, derr := net.DialTimeout("tcp", addr, 2*time.Second); derr == nil {
+		conn.Close()
+		return func() {}, nil
+	} else if !errors.Is(derr, syscall.ECONNREFUSED) {
+		return func() {}, nil // let the realtime dial report it
 	}
 	ln, lerr := net.Listen("tcp", addr)
 	if lerr != nil {
-		return nil, nil, unreachable(g.server, err)
+		return func() {}, nil
 	}
-	st, serr := store.Open(defaultDataDir())
+	data := defaultDataDir()
+	st, serr := store.Open(data)
 	if serr != nil {
-		st, _ = store.Open(":memory:")
+		data = ":memory:"
+		st, _ = store.Open(data)
 	}
-	srv, _ := startServer(ctx, ln, server.Config{AnonKey: g.key, Logger: log, Store: st})
+	authSvc, aerr := newAuthService(identityFlags{signupsPerHour: 30}, data, st, log)
+	if aerr != nil {
+		_ = st.Close()
+		ln.Close()
+		return nil, aerr
+	}
+	srv, _ := startServer(context.Background(), ln, server.Config{AnonKey: g.key, Logger: log, Store: st, Auth: authSvc})
 	srv.onStop = func() { _ = st.Close() }
-	say(fmt.Sprintf("no server was running at %s: started one inside this process (it stops when you leave; run `watchium-tui serve` to keep one up)", g.server))
-	c, err = realtime.NewClient(g.server, opts)
-	if err != nil {
-		_ = srv.stop()
-		return nil, nil, err
+	if say != nil {
+		say(fmt.Sprintf("no server was running at %s: started one inside this process (it stops when you leave; run `watchium-tui serve` to keep one up)", g.server))
 	}
-	if err := c.Connect(ctx); err != nil {
-		_ = srv.stop()
-		return nil, nil, unreachable(g.server, err)
-	}
-	return c, func() { _ = c.Close(); _ = srv.stop() }, nil
+	return func() { _ = srv.stop() }, nil
 }
 
 func unreachable(server string, err error) error {
@@ -132,19 +194,29 @@ func loopbackAddr(raw string) (string, bool) {
 // commands (say, tail, members); setup registers handlers before the join.
 // close ends the connection.
 func subscribeRoom(ctx context.Context, cmd *cobra.Command, g globalFlags, roomID string, cfg realtime.ChannelConfig, setup func(*realtime.Channel)) (*realtime.Channel, func(), error) {
-	client, closeFn, err := connect(ctx, g, newLogger(debugWriter(cmd, g), g.debug), false, nil)
+	ch, l, err := subscribeRoomAs(ctx, cmd, g, roomID, cfg, setup)
 	if err != nil {
 		return nil, nil, err
 	}
-	ch := client.Channel(room.ChannelName(roomID), cfg)
+	return ch, l.close, nil
+}
+
+// subscribeRoomAs is subscribeRoom for commands that act as the signed-in
+// user: the link carries the session.
+func subscribeRoomAs(ctx context.Context, cmd *cobra.Command, g globalFlags, roomID string, cfg realtime.ChannelConfig, setup func(*realtime.Channel)) (*realtime.Channel, *link, error) {
+	l, err := connect(ctx, g, newLogger(debugWriter(cmd, g), g.debug), false, func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), s) })
+	if err != nil {
+		return nil, nil, err
+	}
+	ch := l.client.Channel(room.ChannelName(roomID), cfg)
 	if setup != nil {
 		setup(ch)
 	}
 	if err := ch.Subscribe(ctx); err != nil {
-		closeFn()
+		l.close()
 		return nil, nil, fmt.Errorf("joining room %q: %w", roomID, err)
 	}
-	return ch, closeFn, nil
+	return ch, l, nil
 }
 
 func debugWriter(cmd *cobra.Command, g globalFlags) io.Writer {

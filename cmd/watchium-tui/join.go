@@ -11,7 +11,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
 	"github.com/watchium/watchium-tui/player"
-	"github.com/watchium/watchium-tui/rest"
 	"github.com/watchium/watchium-tui/room"
 	"github.com/watchium/watchium-tui/ui"
 )
@@ -77,6 +76,7 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
 	stderr := cmd.ErrOrStderr()
+	f.nameSet = nameFlagSet(cmd)
 
 	// Logs never go to a terminal the UI draws on.
 	var logW io.Writer
@@ -121,18 +121,27 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 
 	notes := make(chan string, 4)
 	cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
-	client, closeClient, err := connect(cctx, f.globalFlags, log, true, func(s string) { notes <- s })
-	ccancel()
+	l, err := connect(cctx, f.globalFlags, log, true, func(s string) {
+		select {
+		case notes <- s:
+		default:
+		}
+	})
 	if err != nil {
+		ccancel()
 		return err
 	}
-	defer closeClient()
+	defer l.close()
+	client := l.client
+	name, avatar := profile(cctx, f.globalFlags, l.keeper, f.avatarURL)
+	f.name, f.avatarURL = name, avatar
+	ccancel()
 
 	cfg := room.Config{
-		RoomID: roomID, UserID: newUserID(f.name), Username: f.name, AvatarURL: f.avatarURL,
+		RoomID: roomID, UserID: l.userID(name), Username: name, AvatarURL: f.avatarURL,
 		WantHost: f.host, Server: f.server, Logger: log,
 	}
-	if rc, err := rest.New(f.server, f.key); err == nil {
+	if rc, err := restClient(f.globalFlags, l.keeper); err == nil {
 		cfg.Store = room.RESTStore{C: rc}
 	}
 	jctx, jcancel := context.WithTimeout(ctx, 15*time.Second)

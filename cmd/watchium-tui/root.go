@@ -16,6 +16,9 @@ type globalFlags struct {
 	key    string
 	name   string
 	debug  bool
+	// nameSet: the person chose name for this run (--name or
+	// WATCHIUM_NAME), so it replaces the name kept in their user metadata.
+	nameSet bool
 }
 
 func envOr(name, fallback string) string {
@@ -44,7 +47,11 @@ two) and gives the room a terminal UI: who is here, who is in sync, and chat.
 
 It talks the Supabase Realtime protocol, so it works with the server built into
 this binary (watchium-tui serve, the default at ` + defaultServer + `) or with
-a Supabase project (--server https://xyz.supabase.co --key ANON_KEY).`,
+a Supabase project (--server https://xyz.supabase.co --key ANON_KEY).
+
+Everyone is a signed-in user of that server: commands sign you in anonymously
+on first use (see watchium-tui login --help for email sign-in, where sessions
+are kept, whoami and logout).`,
 		Example: `  # on one machine, in three terminals
   watchium-tui serve
   watchium-tui join movie --media movie.mkv --host
@@ -58,7 +65,8 @@ a Supabase project (--server https://xyz.supabase.co --key ANON_KEY).`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(), newJoinCmd(), newSayCmd(), newTailCmd(), newMembersCmd(), newBenchCmd(), newDemoCmd())
+	root.AddCommand(newServeCmd(), newJoinCmd(), newSayCmd(), newTailCmd(), newMembersCmd(), newBenchCmd(), newDemoCmd(),
+		newLoginCmd(), newWhoamiCmd(), newLogoutCmd())
 	return root
 }
 

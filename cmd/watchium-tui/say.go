@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/watchium/watchium-tui/realtime"
-	"github.com/watchium/watchium-tui/rest"
 	"github.com/watchium/watchium-tui/room"
 )
 
@@ -30,20 +29,25 @@ and says why. Nothing is retried silently.`,
 				return err
 			}
 			text := strings.Join(args[1:], " ")
-			c, err := room.NewComment(roomID, newUserID(g.name), g.name, text)
-			if err != nil {
+			if _, err := room.NewComment(roomID, "check", g.name, text); err != nil {
 				return err
 			}
+			g.nameSet = nameFlagSet(cmd)
 			ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
 			defer cancel()
-			ch, closeFn, err := subscribeRoom(ctx, cmd, g, roomID, realtime.ChannelConfig{Broadcast: realtime.BroadcastConfig{Ack: true}}, nil)
+			ch, l, err := subscribeRoomAs(ctx, cmd, g, roomID, realtime.ChannelConfig{Broadcast: realtime.BroadcastConfig{Ack: true}}, nil)
 			if err != nil {
 				return err
 			}
-			defer closeFn()
+			defer l.close()
+			name := displayName(ctx, g, l.keeper)
+			c, err := room.NewComment(roomID, l.userID(name), name, text)
+			if err != nil {
+				return err
+			}
 			// Stored first when the server keeps history: then it survives a
 			// restart. The broadcast reaches members either way.
-			if rc, err := rest.New(g.server, g.key); err == nil {
+			if rc, err := restClient(g, l.keeper); err == nil {
 				if err := (room.RESTStore{C: rc}).AddComment(ctx, c); err != nil && !errors.Is(err, room.ErrNoStore) {
 					return fmt.Errorf("message not sent: %w", err)
 				}

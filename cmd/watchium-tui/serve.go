@@ -2,23 +2,60 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/watchium/watchium-tui/server"
+	"github.com/watchium/watchium-tui/server/auth"
 	"github.com/watchium/watchium-tui/server/store"
 )
 
 type serveFlags struct {
-	data    string
-	addr    string
-	anonKey string
-	rate    int
-	verbose bool
+	data     string
+	addr     string
+	anonKey  string
+	rate     int
+	verbose  bool
+	identity identityFlags
+}
+
+// identityFlags configure the embedded Supabase Auth subset.
+type identityFlags struct {
+	jwtSecret      string
+	jwksURL        string
+	jwtExpiry      time.Duration
+	noAnonymous    bool
+	signupsPerHour int
+}
+
+// newAuthService builds the auth service: the secret from --jwt-secret,
+// else the one kept in the data directory (generated on first start).
+func newAuthService(f identityFlags, data string, st *store.Store, log *slog.Logger) (*auth.Service, error) {
+	if f.jwtSecret == "" {
+		f.jwtSecret = os.Getenv("WATCHIUM_JWT_SECRET")
+	}
+	secret := []byte(f.jwtSecret)
+	if f.jwtSecret == "" {
+		var err error
+		if secret, err = auth.LoadOrCreateSecret(data); err != nil {
+			return nil, err
+		}
+	} else if len(secret) < 32 {
+		return nil, errors.New("--jwt-secret must be at least 32 characters (Supabase's JWT secrets are)")
+	}
+	if f.signupsPerHour == 0 {
+		return nil, errors.New("--signups-per-hour 0 would refuse every sign-up: use --no-anonymous-signins for that, or -1 for no limit")
+	}
+	return auth.New(auth.Config{
+		Store: st, Secret: secret, JWKSURL: f.jwksURL, TokenLifetime: f.jwtExpiry,
+		NoAnonymousSignIns: f.noAnonymous, SignUpsPerHour: f.signupsPerHour, Logger: log,
+	}), nil
 }
 
 func newServeCmd() *cobra.Command {
@@ -31,9 +68,19 @@ HTTP broadcast at /realtime/v1/api/broadcast, and /healthz.
 
 It listens on loopback by default; use --addr :4000 to share it on your LAN.
 Without --anon-key anyone who can reach it may join; with it, clients must pass
-the same key (watchium-tui --key, or realtime-js's apikey).`,
+the same key (watchium-tui --key, or realtime-js's apikey).
+
+Identity: /auth/v1 speaks a subset of Supabase Auth (anonymous sign-in, refresh,
+user, logout), so watchium-tui login and supabase-js signInAnonymously() work.
+Access tokens are HS256 JWTs signed with --jwt-secret (env WATCHIUM_JWT_SECRET);
+without it a secret is generated on first start and kept in the data directory
+(file jwt-secret, mode 0600). Every token a client presents (realtime join,
+REST and function calls) is verified; a bad or expired one is refused. To run
+beside a Supabase Auth server, give both the same secret (GOTRUE_JWT_SECRET) and
+route /auth/v1 to it; --jwks-url also accepts its ES256/RS256 tokens.`,
 		Example: `  watchium-tui serve
-  watchium-tui serve --addr :4000 --anon-key s3cret`,
+  watchium-tui serve --addr :4000 --anon-key s3cret
+  watchium-tui serve --jwt-secret "$SUPABASE_JWT_SECRET" --no-anonymous-signins`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd.Context(), cmd, f)
@@ -44,6 +91,7 @@ the same key (watchium-tui --key, or realtime-js's apikey).`,
 	cmd.Flags().StringVar(&f.anonKey, "anon-key", "", "require this API key from clients")
 	cmd.Flags().IntVar(&f.rate, "max-events", 100, "events per second one connection may send")
 	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "log connections and warnings")
+	addIdentityFlags(cmd, &f.identity)
 	return cmd
 }
 
@@ -63,7 +111,12 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		return fmt.Errorf("%w (pick another place with --data, or --data :memory:)", err)
 	}
 	defer st.Close()
-	srv, err := startServer(ctx, ln, server.Config{AnonKey: f.anonKey, EventsPerSecond: f.rate, Logger: log, Store: st})
+	authSvc, err := newAuthService(f.identity, f.data, st, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv, err := startServer(ctx, ln, server.Config{AnonKey: f.anonKey, EventsPerSecond: f.rate, Logger: log, Store: st, Auth: authSvc})
 	if err != nil {
 		return err
 	}
@@ -71,6 +124,16 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	<-ctx.Done()
 	fmt.Fprintln(cmd.OutOrStdout(), "shutting down")
 	return srv.stop()
+}
+
+func addIdentityFlags(cmd *cobra.Command, f *identityFlags) {
+	// The environment is read at run time, not as the flag's default, so
+	// --help never prints the secret.
+	cmd.Flags().StringVar(&f.jwtSecret, "jwt-secret", "", "HS256 secret that signs and verifies access tokens (env WATCHIUM_JWT_SECRET; default: generated, kept in the data directory)")
+	cmd.Flags().StringVar(&f.jwksURL, "jwks-url", "", "also accept ES256/RS256 tokens signed by the keys at this JWKS URL (a Supabase project's /auth/v1/.well-known/jwks.json)")
+	cmd.Flags().DurationVar(&f.jwtExpiry, "jwt-expiry", time.Hour, "lifetime of the access tokens this server issues")
+	cmd.Flags().BoolVar(&f.noAnonymous, "no-anonymous-signins", false, "refuse anonymous sign-ins (POST /auth/v1/signup)")
+	cmd.Flags().IntVar(&f.signupsPerHour, "signups-per-hour", 30, "sign-ups one IP address may make per hour (-1: no limit)")
 }
 
 // defaultDataDir follows the XDG base directory convention.

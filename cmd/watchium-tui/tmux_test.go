@@ -117,11 +117,14 @@ func TestTwoTerminalsUnderTmux(t *testing.T) {
 
 	x := tmux{t: t, socket: fmt.Sprintf("watchium-test-%d", os.Getpid())}
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", x.socket, "kill-server").Run() })
+	// Alice and Bob are two people: each signs in with a config dir of their own.
 	env := "env WATCHIUM_SERVER=" + url + " NO_COLOR=1 "
+	aliceEnv := env + "XDG_CONFIG_HOME=" + filepath.Join(dir, "alice-config") + " "
+	bobEnv := env + "XDG_CONFIG_HOME=" + filepath.Join(dir, "bob-config") + " "
 	x.run("new-session", "-d", "-s", "alice", "-x", "80", "-y", "24",
-		env+binary+" join movie --host --name alice --media "+media+" --mpv-arg=--vo=null --mpv-arg=--ao=null")
+		aliceEnv+binary+" join movie --host --name alice --media "+media+" --mpv-arg=--vo=null --mpv-arg=--ao=null")
 	x.waitScreen("alice", "you are the host")
-	x.run("new-session", "-d", "-s", "bob", "-x", "80", "-y", "24", env+binary+" join movie --name bob --mpv-socket "+sock)
+	x.run("new-session", "-d", "-s", "bob", "-x", "80", "-y", "24", bobEnv+binary+" join movie --name bob --mpv-socket "+sock)
 	x.waitScreen("alice", "bob joined")
 	x.waitScreen("bob", "alice")
 

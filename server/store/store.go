@@ -75,6 +75,10 @@ func Open(dir string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := s.ensureAuthSchema(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 

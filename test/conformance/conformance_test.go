@@ -48,11 +48,13 @@ type serveProc struct {
 	addr string
 	data string
 	cmd  *exec.Cmd
+	// extra are more serve flags.
+	extra []string
 }
 
 func (s *serveProc) start() {
 	s.t.Helper()
-	s.cmd = exec.Command(s.bin, "serve", "--addr", s.addr, "--anon-key", "anon", "--data", s.data)
+	s.cmd = exec.Command(s.bin, append([]string{"serve", "--addr", s.addr, "--anon-key", "anon", "--data", s.data}, s.extra...)...)
 	s.cmd.Stderr = os.Stderr
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)

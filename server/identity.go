@@ -1,0 +1,192 @@
+package server
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/watchium/watchium-tui/realtime"
+	"github.com/watchium/watchium-tui/server/auth"
+	"github.com/watchium/watchium-tui/server/store"
+)
+
+// identify verifies the token a client presents (a realtime join's or
+// access_token push's access_token, or an HTTP bearer token). nil claims
+// with a nil error is the anon role: no token, or the project's API key
+// itself (realtime-js sends the key when nobody is signed in). A token that
+// fails verification is an error, never the anon role.
+func (s *Server) identify(token string) (*auth.Claims, error) {
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return nil, nil
+	}
+	if s.cfg.AnonKey != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AnonKey)) == 1 {
+		return nil, nil
+	}
+	if !auth.LooksLikeJWT(token) {
+		if s.cfg.AnonKey == "" {
+			// An open server has no key to compare with: an opaque token is
+			// whatever key the client was given.
+			return nil, nil
+		}
+		return nil, &auth.TokenError{Malformed: true, Err: errors.New("not a JWT")}
+	}
+	claims, err := s.verifier.Verify(token)
+	if err != nil {
+		return nil, err
+	}
+	if claims.Role == "anon" {
+		return nil, nil
+	}
+	return claims, nil
+}
+
+// joinRefusal is Supabase Realtime's reason for refusing a join token.
+func joinRefusal(err error) string {
+	var te *auth.TokenError
+	switch {
+	case errors.As(err, &te) && te.Malformed:
+		return "MalformedJWT: " + te.Error()
+	case errors.As(err, &te) && te.Expired:
+		return "InvalidJWTToken: " + te.Error()
+	case errors.As(err, &te) && strings.Contains(te.Error(), "signature"):
+		return "JwtSignatureError: Failed to validate JWT signature"
+	}
+	return "InvalidJWTToken: " + err.Error()
+}
+
+// bearer is the token of an Authorization: Bearer header.
+func bearer(r *http.Request) string {
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return strings.TrimSpace(tok)
+}
+
+// restIdentity verifies a REST request's bearer token, answering a bad one
+// as PostgREST does (401, PGRST301 invalid / PGRST303 expired).
+func (s *Server) restIdentity(w http.ResponseWriter, r *http.Request) (*auth.Claims, bool) {
+	claims, err := s.identify(bearer(r))
+	if err == nil {
+		return claims, true
+	}
+	code, msg := "PGRST301", err.Error()
+	var te *auth.TokenError
+	if errors.As(err, &te) && te.Expired {
+		code, msg = "PGRST303", "JWT expired"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+strings.ReplaceAll(msg, `"`, `'`)+`"`)
+	w.WriteHeader(http.StatusUnauthorized)
+	_ = json.NewEncoder(w).Encode(map[string]any{"code": code, "message": msg, "details": nil, "hint": nil})
+	return nil, false
+}
+
+// broadcastIdentity verifies the bearer of an HTTP broadcast: a bad token
+// is refused, not taken for the anon role.
+func (s *Server) broadcastIdentity(w http.ResponseWriter, r *http.Request) bool {
+	if _, err := s.identify(bearer(r)); err != nil {
+		writeJSONError(w, http.StatusUnauthorized, "Invalid JWT: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// functionIdentity verifies an edge-function call's bearer token, answering
+// a bad one as Supabase's functions gateway does.
+func (s *Server) functionIdentity(w http.ResponseWriter, r *http.Request) (*auth.Claims, bool) {
+	claims, err := s.identify(bearer(r))
+	if err == nil {
+		return claims, true
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusUnauthorized)
+	_ = json.NewEncoder(w).Encode(map[string]any{"code": 401, "message": "Invalid JWT"})
+	return nil, false
+}
+
+// UserID is the verified user of a channel subscription ("" for the anon
+// role), for the endpoints that enforce who may do what.
+func (s *subscription) UserID() string { return s.claims.UserID() }
+
+// setClaims records sub's verified identity and arms its expiry: when the
+// token runs out before the client pushes a fresh one, the channel gets
+// Supabase's system message and is closed.
+func (c *conn) setClaims(sub *subscription, claims *auth.Claims) {
+	if sub.expiry != nil {
+		sub.expiry.Stop()
+		sub.expiry = nil
+	}
+	sub.claims = claims
+	if claims == nil || claims.ExpiresAt == nil {
+		return
+	}
+	exp := claims.ExpiresAt.Time
+	sub.expiry = time.AfterFunc(time.Until(exp), func() { c.tokenExpired(sub, claims) })
+}
+
+// tokenExpired runs on the timer's goroutine; the handler lock keeps it
+// from racing the reader over c.subs.
+func (c *conn) tokenExpired(sub *subscription, claims *auth.Claims) {
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	if c.subs[sub.topic] != sub || sub.claims != claims {
+		return // left, or refreshed in time
+	}
+	te := &auth.TokenError{Expired: true, ExpiredFor: time.Since(claims.ExpiresAt.Time)}
+	c.shutdownChannel(sub, te.Error())
+}
+
+// accessToken handles realtime-js's setAuth push: a valid token replaces
+// the channel's identity (and pushes back its expiry); an invalid one
+// closes the channel, as on Supabase.
+func (c *conn) accessToken(sub *subscription, m realtime.Message) {
+	var p struct {
+		Token string `json:"access_token"`
+	}
+	if json.Unmarshal(m.Payload, &p) != nil || p.Token == "" {
+		c.system(sub, "error", "access_token event needs {\"access_token\": \"<jwt>\"}")
+		return
+	}
+	claims, err := c.s.identify(p.Token)
+	if err != nil {
+		c.shutdownChannel(sub, "Received an invalid access token from client: "+joinRefusal(err))
+		return
+	}
+	if sub.claims != nil && claims != nil && claims.UserID() != sub.claims.UserID() {
+		// A channel is one user's: presence and authority hang on it.
+		c.shutdownChannel(sub, "Received an access token for another user: join the channel again")
+		return
+	}
+	c.setClaims(sub, claims)
+}
+
+// shutdownChannel sends a system error and closes the channel for this
+// client, as Supabase does for rate limits and expired tokens.
+func (c *conn) shutdownChannel(sub *subscription, msg string) {
+	c.system(sub, "error", msg)
+	c.leave(sub)
+	c.write(realtime.Message{JoinRef: sub.joinRef, Ref: sub.joinRef, Topic: sub.topic, Event: realtime.EventClose, Payload: json.RawMessage("{}")})
+}
+
+// ownedTables are the tables whose rows name the user who wrote them.
+var ownedTables = map[string]bool{"comments": true, "room_members": true}
+
+// ownRows refuses rows a signed-in caller writes in someone else's name,
+// as the Supabase migration's row-level security does (users post and join
+// only as themselves). The anon role is not checked: the embedded server
+// is open to it, as before identities.
+func ownRows(claims *auth.Claims, table string, rows []store.Row) error {
+	uid := claims.UserID()
+	if uid == "" || !ownedTables[table] {
+		return nil
+	}
+	for _, row := range rows {
+		if v, _ := row["user_id"].(string); v != uid {
+			return &store.Error{Status: http.StatusForbidden, Code: "42501",
+				Message: `new row violates row-level security policy for table "` + table + `": user_id must be your own (` + uid + `)`}
+		}
+	}
+	return nil
+}
