@@ -191,7 +191,9 @@ func measureSeeks(ctx context.Context, host seekPlayer, fols []seekPlayer, durat
 			now := time.Now()
 			hs := host.State()
 			hp := hs.PositionAt(now)
-			allWithin, allFrame := true, !hs.Seeking && !hostLanded.IsZero()
+			// Both measures count only frames actually shown: nobody may
+			// still be seeking (mpv reports the target meanwhile).
+			allWithin, allFrame := !hs.Seeking && !hostLanded.IsZero(), !hs.Seeking && !hostLanded.IsZero()
 			worst := 0.0
 			for _, f := range fols {
 				st := f.State()
