@@ -270,25 +270,34 @@ func (r *Room) seekAhead(hostTarget float64) {
 	h := &holdPlan{gen: s.holdGen, tries: tries + 1}
 	s.hold = h
 	var took time.Duration
+	seeked := false
 	r.enqueue("seek ahead", func(ctx context.Context, p Player) error {
 		if !p.State().Paused {
 			if err := p.Pause(ctx); err != nil {
 				return err
 			}
 		}
+		if st := p.State(); !st.Seeking && math.Abs(st.Pos-target) < 0.0005 {
+			return nil // already there (a held play): nothing to decode
+		}
 		var err error
+		seeked = true
 		took, err = timedSeek(ctx, p, target)
 		return err
 	}, func(err error) {
-		if err == nil {
+		if err == nil && seeked {
 			s.seekCost.add(took)
 		}
-		s.stats.Seeks++
+		if seeked {
+			s.stats.Seeks++
+		}
 		if s.hold != h {
 			return // replaced by a newer plan
 		}
 		h.landed, h.pos = true, r.player.State().Pos
-		r.reportReady()
+		if !r.player.State().Buffering {
+			r.reportReady() // else once the cache has filled (onBuffering)
+		}
 		r.release()
 	})
 }
@@ -356,6 +365,8 @@ func (r *Room) onBuffering() {
 	if st := r.player.State(); st.Buffering {
 		r.resetSpeed()
 		r.s.ctrl.Reset(time.Now(), false)
+	} else if h := r.s.hold; h != nil && h.landed {
+		r.reportReady() // landed while the cache was filling: ready now
 	}
 	r.trackSoon()
 	r.publishSnapshot()

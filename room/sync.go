@@ -248,6 +248,9 @@ func (r *Room) onPlayerEvent(ctx context.Context, ev player.Event) {
 				r.cancelRound("you took over in mpv")
 			}
 		}
+		if ev.Kind == player.EventUnpaused && !ev.Ours && r.holdPlayForBusy() {
+			return
+		}
 		switch ev.Kind {
 		case player.EventPaused:
 			r.publishAnchor(TypePause)

@@ -161,3 +161,30 @@ func (r *Room) SetWaitForEveryone(ctx context.Context, on bool) error {
 		return nil
 	})
 }
+
+// holdPlayForBusy: the host pressed play while someone still seeks or
+// buffers. With wait for everyone, playback holds (and the host is told
+// why) until they are ready, as after a seek; it reports whether it held.
+func (r *Room) holdPlayForBusy() bool {
+	s := &r.s
+	if !s.waitForAll || s.round != nil {
+		return false
+	}
+	var busy []string
+	for id := range r.waitList() {
+		if mi := s.members[id]; mi.meta.PlayerState != "" {
+			busy = append(busy, fmt.Sprintf("%s (%s)", mi.meta.Username, mi.meta.PlayerState))
+		}
+	}
+	if len(busy) == 0 {
+		return false
+	}
+	st := r.player.State()
+	if !r.beginRound(st.Pos, st.Speed) {
+		return false
+	}
+	s.round.landed = true // we are where we start from
+	sort.Strings(busy)
+	r.notice("holding playback: waiting for %s (/wait off to play regardless)", strings.Join(busy, ", "))
+	return true
+}

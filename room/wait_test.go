@@ -82,3 +82,29 @@ func TestHostSeekWithoutWaiting(t *testing.T) {
 		}
 	}
 }
+
+// The host presses play while a follower buffers: playback holds until the
+// follower's cache has filled, then everyone starts together.
+func TestHostPlayHoldsForABufferingFollower(t *testing.T) {
+	_, h, f := playingPair(t, nil)
+	h.player.set(func(s *playerState) { s.Paused = true })
+	h.player.events <- playerEvent(player.EventPaused, 10)
+	waitCond(t, "bob pauses", func() bool { return f.player.State().Paused })
+	f.player.set(func(s *playerState) { s.Buffering, s.BufferPercent = true, 43 })
+	f.player.events <- playerEvent(player.EventBuffering, 10)
+	waitCond(t, "alice sees bob buffering", func() bool {
+		m, ok := memberOf(t, h, "bob")
+		return ok && m.PlayerState == "buffering" && m.BufferPercent == 43 && m.InSync
+	})
+	// Alice presses play in her mpv.
+	h.player.set(func(s *playerState) { s.Paused = false })
+	h.player.events <- playerEvent(player.EventUnpaused, 10)
+	waitCond(t, "alice's play is held for bob", func() bool {
+		return h.player.State().Paused && slices.Equal(h.snap(t).WaitingFor, []string{"bob"})
+	})
+	f.player.set(func(s *playerState) { s.Buffering = false })
+	f.player.events <- playerEvent(player.EventBuffering, 10)
+	waitCond(t, "both play once bob's cache filled", func() bool {
+		return !h.player.State().Paused && !f.player.State().Paused && len(h.snap(t).WaitingFor) == 0
+	})
+}
