@@ -222,6 +222,7 @@ func newBenchSeeksCmd() *cobra.Command {
 	var followers []int
 	var seeks int
 	var noConverge, syncplay bool
+	var bufferCycles int
 	cmd := &cobra.Command{
 		Use:   "seeks",
 		Short: "Host seeks while playing, on real-world media (HD, long GOP), with real mpv",
@@ -234,6 +235,9 @@ generated video, and seeks the host (through its mpv) while everyone plays:
                         samples (5 ms apart) in a row
   after settling      |follower − host| for the rest of the 10 s after a seek
   converge            a follower playing 1.5 s behind joins: time to within a frame
+  buffering           one follower streams over a throttled loopback HTTP link;
+                      after each host seek, time from that follower being ready
+                      to everyone playing together (--buffer-cycles, 0 to skip)
 
 --media: toy (96×54, 100 fps, 1 s GOP), hd (1080p 23.976 fps H.264, 10 s GOP,
 10 minutes) or hevc (the same with x265). Videos are made once with ffmpeg and
@@ -265,6 +269,14 @@ prints both side by side.`,
 				results = append(results, r)
 			}
 			syncbench.FormatSeekTable(cmd.OutOrStdout(), results)
+			if bufferCycles > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "running %s with a throttled follower…\n", media)
+				br, err := syncbench.RunBuffering(cmd.Context(), syncbench.SeekConfig{Media: spec, MediaName: media, Log: cmd.ErrOrStderr()}, bufferCycles)
+				if err != nil {
+					return err
+				}
+				syncbench.FormatBuffering(cmd.OutOrStdout(), br)
+			}
 			if !syncplay {
 				return nil
 			}
@@ -290,5 +302,6 @@ prints both side by side.`,
 	f.IntVar(&seeks, "seeks", 20, "host seeks per run")
 	f.BoolVar(&noConverge, "no-converge", false, "skip the 1.5 s convergence run")
 	f.BoolVar(&syncplay, "syncplay", false, "also run Syncplay the same way and compare")
+	f.IntVar(&bufferCycles, "buffer-cycles", 5, "host seeks with a follower on a throttled stream (0: skip)")
 	return cmd
 }

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/watchium/watchium-tui/internal/testmedia"
 )
 
 // TestHarnessRuns checks the harness end to end on a small run (one
@@ -36,5 +38,45 @@ func TestHarnessRuns(t *testing.T) {
 		if r.Steady.N < 10 {
 			t.Errorf("delay %v: only %d steady samples", delay, r.Steady.N)
 		}
+	}
+}
+
+// TestSeekHarnessRuns runs the seek and buffering measurements on the toy
+// clip; it checks every seek was measured, never how fast.
+func TestSeekHarnessRuns(t *testing.T) {
+	for _, tool := range []string{"mpv", "ffmpeg"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is required in CI", tool)
+			}
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	cfg := SeekConfig{Media: testmedia.Default, MediaName: "toy", Followers: 1, Seeks: 2, NoConverge: true}
+	r, err := RunSeeks(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.HostSeek.N != 2 || r.Within.N != 2 || r.Settled.N != 2 || r.After.N == 0 {
+		t.Fatalf("measured %+v", r)
+	}
+	b, err := RunBuffering(context.Background(), cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Ready.N != 1 {
+		t.Fatalf("buffering measured %+v", b)
+	}
+	if _, err := exec.LookPath("syncplay"); err != nil {
+		t.Log("syncplay not installed: the Syncplay side is not exercised")
+		return
+	}
+	cfg.Seeks = 1
+	s, err := RunSyncplaySeeks(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.HostSeek.N != 1 {
+		t.Fatalf("syncplay measured %+v", s)
 	}
 }

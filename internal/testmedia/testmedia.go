@@ -36,8 +36,9 @@ var HD = Spec{Size: "1920x1080", Rate: "24000/1001", Seconds: 600, KeyEvery: 240
 // HDShort is HD cut to two minutes, for tests.
 var HDShort = Spec{Size: "1920x1080", Rate: "24000/1001", Seconds: 120, KeyEvery: 240}
 
-// HEVC is HD encoded with x265.
-var HEVC = Spec{Size: "1920x1080", Rate: "24000/1001", Seconds: 600, KeyEvery: 240, Codec: "libx265"}
+// HEVC is HD encoded with x265, four minutes (x265 is several times slower
+// to encode than x264).
+var HEVC = Spec{Size: "1920x1080", Rate: "24000/1001", Seconds: 240, KeyEvery: 240, Codec: "libx265"}
 
 // FrameDuration is the length of one frame in seconds.
 func (s Spec) FrameDuration() float64 {
