@@ -23,9 +23,11 @@ const (
 	// the previous anchor projected is a discontinuity to apply at once;
 	// less is drift, which the controller removes without a visible jump.
 	jumpAbove = 0.1
-	// startNowBelow: a paused follower this close to a playing host starts
-	// at once and leaves the rest to speed: under 50 ms, never a jump.
-	startNowBelow = 0.05
+	// startNowBelow: a paused follower this close behind a playing host
+	// (a play that took a link's one-way delay to arrive) starts at once
+	// and leaves the rest to speed, which removes it in about a second
+	// without a visible jump; further behind, it seeks ahead.
+	startNowBelow = 0.1
 	// releaseLate: landing behind the host's clock by up to this (a frame
 	// and a half at 24 fps), the follower starts at once and speed removes
 	// the rest; later than that it seeks ahead again.
