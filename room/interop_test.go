@@ -125,20 +125,7 @@ func TestWebMemberPositionAndSyncAreComputed(t *testing.T) {
 
 func addChatOnly(t *testing.T, bus *fakeBus, cfg Config) *member {
 	t.Helper()
-	ch := bus.channel(cfg.UserID)
-	r := New(cfg, ch, nil)
-	bus.mu.Lock()
-	ch.room = r
-	bus.mu.Unlock()
-	ctx, cancel := context.WithCancel(context.Background())
-	m := &member{id: cfg.UserID, room: r, cancel: cancel, done: make(chan struct{})}
-	go func() { _ = r.Run(ctx); close(m.done) }()
-	go func() {
-		for range r.Events() {
-		}
-	}()
-	t.Cleanup(m.stop)
-	return m
+	return addMemberWith(t, bus, cfg, nil)
 }
 
 // Hosting goes to a member with a player: not to a chat-only member who

@@ -34,7 +34,11 @@ func addMember(t *testing.T, bus *fakeBus, cfg Config) *member {
 func addMemberWith(t *testing.T, bus *fakeBus, cfg Config, p *fakePlayer) *member {
 	t.Helper()
 	ch := bus.channel(cfg.UserID)
-	r := New(cfg, ch, p)
+	var pl Player
+	if p != nil {
+		pl = p // a nil *fakePlayer must stay a nil Player: a chat-only member
+	}
+	r := New(cfg, ch, pl)
 	bus.mu.Lock()
 	ch.room = r
 	bus.mu.Unlock()

@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"net"
 	"os"
 	"time"
 
 	"github.com/watchium/watchium-tui/internal/testmedia"
 	"github.com/watchium/watchium-tui/player"
-	"github.com/watchium/watchium-tui/server"
 )
 
 // BufferResult is how a room with a follower on a slow stream fares: after
@@ -44,13 +42,11 @@ func RunBuffering(ctx context.Context, cfg SeekConfig, cycles int) (BufferResult
 		return res, err
 	}
 	defer th.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	url, stop, err := startServer()
 	if err != nil {
 		return res, err
 	}
-	stop := server.New(server.Config{EventsPerSecond: 1000}).Start(ln)
 	defer stop()
-	url := "http://" + ln.Addr().String()
 	roomID := fmt.Sprintf("bufbench-%d", rand.IntN(1e6))
 	host, err := joinRoom(ctx, media, url, roomID, "host", true, nil)
 	if err != nil {

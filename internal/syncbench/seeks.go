@@ -60,13 +60,11 @@ func RunSeeks(ctx context.Context, cfg SeekConfig) (SeekResult, error) {
 		return res, err
 	}
 	frame := cfg.Media.FrameDuration()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	url, stop, err := startServer()
 	if err != nil {
 		return res, err
 	}
-	stop := server.New(server.Config{EventsPerSecond: 1000}).Start(ln)
 	defer stop()
-	url := "http://" + ln.Addr().String()
 	roomID := fmt.Sprintf("seekbench-%d", rand.IntN(1e6))
 
 	host, err := joinRoom(ctx, media, url, roomID, "host", true, nil)
@@ -123,34 +121,21 @@ func RunSeeks(ctx context.Context, cfg SeekConfig) (SeekResult, error) {
 	if cfg.NoConverge {
 		return res, nil
 	}
-	lctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	lm, err := player.Launch(lctx, media, player.Options{Headless: true, StartPaused: true})
-	cancel()
-	if err != nil {
-		return res, err
-	}
-	if err := lm.Seek(ctx, host.mpv.State().PositionAt(time.Now())-1.5); err != nil {
-		_ = lm.Close()
-		return res, err
-	}
-	if err := lm.Play(ctx); err != nil {
-		_ = lm.Close()
-		return res, err
-	}
-	start := time.Now()
-	late, err := joinRoom(ctx, media, url, roomID, "late", false, lm)
-	if err != nil {
-		return res, err
-	}
-	fols = append(fols, late)
-	if err := waitUntil(ctx, 60*time.Second, func() bool {
+	late, took, err := convergeFromBehind(ctx, media, url, roomID, host, func(lm *player.MPV) bool {
 		now := time.Now()
 		st := lm.State()
 		return !st.Paused && !st.Seeking && math.Abs(st.PositionAt(now)-host.mpv.State().PositionAt(now)) <= frame
-	}); err != nil {
-		res.ConvergeErr = "did not converge within 60 s"
-	} else {
-		res.Converge = ms(time.Since(start))
+	})
+	if late != nil {
+		fols = append(fols, late)
+	}
+	switch {
+	case err != nil && late == nil:
+		return res, err
+	case err != nil:
+		res.ConvergeErr = err.Error()
+	default:
+		res.Converge = took
 	}
 	return res, nil
 }
@@ -275,4 +260,14 @@ func FormatSeekComparison(w io.Writer, ours, theirs []SeekResult) {
 		row("|offset| after settling", o.After, t.After)
 		fmt.Fprintf(w, "%-40s %8d of %-3d %8d of %-3d\n", "seeks that settled within 10 s", o.Settled.N, o.HostSeek.N, t.Settled.N, t.HostSeek.N)
 	}
+}
+
+// startServer runs an embedded server on loopback for one run (with a
+// generous event rate, since a benchmark room is busier than a real one).
+func startServer() (url string, stop func() error, err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	return "http://" + ln.Addr().String(), server.New(server.Config{EventsPerSecond: 1000}).Start(ln), nil
 }

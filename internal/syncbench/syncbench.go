@@ -7,6 +7,7 @@ package syncbench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -270,34 +271,20 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.NoConverge {
 		return res, nil
 	}
-	// Convergence: a follower already playing 1.5 s behind joins.
-	lctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	lm, err := player.Launch(lctx, media, player.Options{Headless: true, StartPaused: true})
-	cancel()
-	if err != nil {
-		return res, err
-	}
-	if err := lm.Seek(ctx, host.mpv.State().PositionAt(time.Now())-1.5); err != nil {
-		_ = lm.Close()
-		return res, err
-	}
-	if err := lm.Play(ctx); err != nil {
-		_ = lm.Close()
-		return res, err
-	}
-	start := time.Now()
-	late, err := join("late", followURL, false, lm)
-	if err != nil {
-		return res, err
-	}
-	fols = append(fols, late)
-	if err := waitUntil(ctx, 90*time.Second, func() bool {
+	late, took, err := convergeFromBehind(ctx, media, followURL, roomID, host, func(lm *player.MPV) bool {
 		now := time.Now()
 		return math.Abs(lm.State().PositionAt(now)-host.mpv.State().PositionAt(now)) < 0.02
-	}); err != nil {
-		res.ConvergeErr = "did not converge within 90 s"
-	} else {
-		res.Converge = time.Since(start).Seconds() * 1000
+	})
+	if late != nil {
+		fols = append(fols, late)
+	}
+	switch {
+	case err != nil && late == nil:
+		return res, err
+	case err != nil:
+		res.ConvergeErr = err.Error()
+	default:
+		res.Converge = took
 	}
 	return res, nil
 }
@@ -342,6 +329,35 @@ func joinRoom(ctx context.Context, media, url, roomID, name string, host bool, m
 		}
 	}()
 	return mem, nil
+}
+
+// convergeFromBehind starts an mpv playing 1.5 s behind the host, joins it
+// to the room and times (ms) how long until converged holds. The late
+// member is returned for closing whenever it joined.
+func convergeFromBehind(ctx context.Context, media, url, roomID string, host *member, converged func(*player.MPV) bool) (*member, float64, error) {
+	lctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	lm, err := player.Launch(lctx, media, player.Options{Headless: true, StartPaused: true})
+	cancel()
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := lm.Seek(ctx, host.mpv.State().PositionAt(time.Now())-1.5); err != nil {
+		_ = lm.Close()
+		return nil, 0, err
+	}
+	if err := lm.Play(ctx); err != nil {
+		_ = lm.Close()
+		return nil, 0, err
+	}
+	start := time.Now()
+	late, err := joinRoom(ctx, media, url, roomID, "late", false, lm)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := waitUntil(ctx, 90*time.Second, func() bool { return converged(lm) }); err != nil {
+		return late, 0, errors.New("did not converge within 90 s")
+	}
+	return late, ms(time.Since(start)), nil
 }
 
 func drainAll(host *member, fols []*member) {
