@@ -18,12 +18,17 @@ import (
 // Unlike a play in mpv itself, it is scheduled a few tens of ms ahead so
 // that everyone starts on the same frame even over a slow link.
 func (r *Room) Play(ctx context.Context) error {
-	return r.hostAction(ctx, "play", func(context.Context) error { return r.schedulePlay() })
+	return r.do(ctx, func() error {
+		if err := r.mayControl(); err != nil {
+			return err
+		}
+		return r.schedulePlay()
+	})
 }
 
 // Pause pauses everyone (host only).
 func (r *Room) Pause(ctx context.Context) error {
-	return r.hostAction(ctx, "pause", func(ctx context.Context) error { return r.player.Pause(ctx) })
+	return r.hostAction(ctx, "pause", func(ctx context.Context, p Player) error { return p.Pause(ctx) })
 }
 
 // Seek moves everyone to seconds (host only).
@@ -31,7 +36,7 @@ func (r *Room) Seek(ctx context.Context, seconds float64) error {
 	if err := ValidTime(seconds); err != nil {
 		return err
 	}
-	return r.hostAction(ctx, "seek", func(ctx context.Context) error { return r.player.Seek(ctx, seconds) })
+	return r.hostAction(ctx, "seek", func(ctx context.Context, p Player) error { return p.Seek(ctx, seconds) })
 }
 
 // SeekRelative moves everyone by delta seconds (host only).
@@ -39,26 +44,50 @@ func (r *Room) SeekRelative(ctx context.Context, delta float64) error {
 	if err := ValidTime(max(delta, -delta)); err != nil {
 		return err
 	}
-	return r.hostAction(ctx, "seek", func(ctx context.Context) error {
-		target := max(0, r.ownPosition(time.Now())+delta)
-		return r.player.Seek(ctx, target)
+	return r.hostAction(ctx, "seek", func(ctx context.Context, p Player) error {
+		return p.SeekRelative(ctx, delta)
 	})
 }
 
-func (r *Room) hostAction(ctx context.Context, what string, fn func(context.Context) error) error {
-	return r.do(ctx, func() error {
-		if r.player == nil {
-			return ErrNoPlayer
-		}
-		if !r.s.isHost() {
-			return fmt.Errorf("%w: %s hosts; /sync follows them, or ask them for /host", ErrNotHost, r.nameOf(r.s.hostID))
+// mayControl says why we may not steer playback, if we may not.
+func (r *Room) mayControl() error {
+	if r.player == nil {
+		return ErrNoPlayer
+	}
+	if !r.s.isHost() {
+		return fmt.Errorf("%w: %s hosts; /sync follows them, or ask them for /host", ErrNotHost, r.nameOf(r.s.hostID))
+	}
+	return nil
+}
+
+// hostAction runs fn on our player once the room agrees we host, and
+// returns when it is done. The command goes through the player worker, so
+// the room keeps handling the events fn causes (a seek's start, which
+// followers need at once) while it runs.
+func (r *Room) hostAction(ctx context.Context, what string, fn func(context.Context, Player) error) error {
+	done := make(chan error, 1)
+	err := r.do(ctx, func() error {
+		if err := r.mayControl(); err != nil {
+			return err
 		}
 		// The host's own mpv event turns into the broadcast.
-		if err := fn(ctx); err != nil {
+		r.enqueue(what, fn, func(err error) { done <- err })
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		return nil
-	})
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.done:
+		return ErrClosed
+	}
 }
 
 // HandOver gives the host role to userID (host only).

@@ -329,9 +329,7 @@ func (r *Room) schedulePlay() error {
 	r.recordControl(TypePlay, p)
 	r.after(lead, &s.unpauseGen, func() {
 		if s.isHost() {
-			if err := r.player.Play(context.Background()); err != nil {
-				r.log.Warn("room: play", "err", err)
-			}
+			r.enqueue("start", func(ctx context.Context, p Player) error { return p.Play(ctx) }, nil)
 		}
 	})
 	return nil
