@@ -126,7 +126,7 @@ func (r *Room) Resync(ctx context.Context) error {
 			return errors.New("waiting for the host's position; try again in a moment")
 		}
 		s.detached = false
-		r.apply(false)
+		r.apply()
 		r.trackSoon()
 		r.sendHeartbeat()
 		return nil

@@ -165,9 +165,10 @@ func timedSeek(ctx context.Context, p Player, t float64) (time.Duration, error) 
 
 // apply brings our player onto the host's timeline at once: the right
 // pause state, on the same frame, or started when the host reaches our
-// frame. On the first anchor after joining, a player already playing near
-// the host is left to the controller, so it converges without a jump.
-func (r *Room) apply(first bool) {
+// frame. A player already playing within the controller's reach (a late
+// joiner, a small jump of the host's timeline) is left to speed, so it
+// converges without a jump.
+func (r *Room) apply() {
 	s := &r.s
 	if r.player == nil || s.anchor == nil || s.isHost() {
 		return
@@ -186,7 +187,7 @@ func (r *Room) apply(first bool) {
 	now := time.Now()
 	hp, _ := r.hostPosition(now)
 	own := r.ownPosition(now)
-	r.log.Debug("room: applying host timeline", "own", own, "host", hp, "paused", st.Paused, "seeking", a.Seeking, "first", first)
+	r.log.Debug("room: applying host timeline", "own", own, "host", hp, "paused", st.Paused, "seeking", a.Seeking)
 	switch {
 	case a.Seeking:
 		// The host is still landing: seek to its target now, in parallel,
@@ -199,8 +200,8 @@ func (r *Room) apply(first bool) {
 		r.releaseAt(own)
 	case st.Paused && hp-own < startNowBelow:
 		r.startNow()
-	case !st.Paused && (math.Abs(own-hp) < jumpAbove || first && math.Abs(own-hp) < s.ctrl.SeekAbove):
-		// The controller's job.
+	case !st.Paused && math.Abs(own-hp) < s.ctrl.SeekAbove:
+		// Playing and close: the controller's job, by speed, no jump.
 	case !st.Paused && own > hp && own-hp < holdAheadBelow:
 		r.holdHere()
 	default:
@@ -388,7 +389,7 @@ func (r *Room) controlTick() {
 	if st.Paused {
 		// The host plays and we do not (a start that never came through):
 		// catch up now.
-		r.apply(false)
+		r.apply()
 		return
 	}
 	if s.tracker.Steps() < 2 {

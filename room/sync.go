@@ -393,7 +393,7 @@ func (r *Room) takeAnchor(a *anchor) {
 	case timelineJumped:
 		if !s.detached {
 			r.log.Debug("room: host timeline jumped", "first", prev == nil, "pos", a.Pos, "playing", a.Playing, "seeking", a.Seeking, "seq", a.Seq)
-			r.apply(prev == nil)
+			r.apply()
 		}
 	case timelineLanded:
 		// The host landed where it announced: a follower holding there

@@ -18,6 +18,12 @@ import (
 // typeReady is a follower's "landed on the round's target" (our event).
 const typeReady = "sync_ready"
 
+// roundStartLead is the least time between a round's start being sent and
+// everyone starting. Everyone is paused and waiting anyway, so a longer
+// lead costs nothing anyone sees, and it absorbs a loaded machine's delay
+// in handling the start (a follower that starts late has to catch up).
+const roundStartLead = 150 * time.Millisecond
+
 type readyPayload struct {
 	UserID string `json:"user_id"`
 	Round  string `json:"round"`
@@ -108,7 +114,7 @@ func (r *Room) startRound(timedOut bool) {
 	if st := r.player.State(); st.Loaded && !st.Seeking {
 		pos = st.Pos // the frame we actually landed on
 	}
-	lead := r.playLead()
+	lead := max(r.playLead(), roundStartLead)
 	p := r.hostPayload(pos, time.Now().Add(lead), rd.speed)
 	r.post(TypePlay, p)
 	r.recordControl(TypePlay, p)
