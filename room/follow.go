@@ -47,8 +47,11 @@ const (
 	// seekCostWindow is how many recent seeks the cost estimate keeps:
 	// seek times depend on the file and on where in the GOP the target is.
 	seekCostWindow = 8
-	// defaultSeekCost is assumed before our first seek on a file.
-	defaultSeekCost = 0.15
+	// defaultSeekCost is assumed before our first seek on a file: about
+	// what an exact seek into a 1080p long-GOP file costs. Too short, the
+	// first seek lands late and goes again (two seeks); too long, a small
+	// file's first seek waits a little, paused, once.
+	defaultSeekCost = 0.5
 )
 
 type timelineKind int
@@ -97,7 +100,10 @@ func (c *seekCost) expect() float64 {
 	}
 	s := append([]float64(nil), c.recent...)
 	sort.Float64s(s)
-	return s[max(0, len(s)-3)]
+	if len(s) < 4 {
+		return s[len(s)-1]
+	}
+	return s[len(s)-3]
 }
 
 // holdPlan is a follower parked on a frame ahead of the host.

@@ -157,3 +157,27 @@ func TestValidTimeAndEnvelope(t *testing.T) {
 		t.Error("ClockString")
 	}
 }
+
+func TestSeekCostExpectsASlowSeek(t *testing.T) {
+	var c seekCost
+	if c.expect() != defaultSeekCost {
+		t.Fatalf("no seeks yet: %v", c.expect())
+	}
+	for _, ms := range []int{300, 100} {
+		c.add(time.Duration(ms) * time.Millisecond)
+	}
+	if c.expect() != 0.3 {
+		t.Fatalf("two seeks: expect %v, want the slowest", c.expect())
+	}
+	for _, ms := range []int{200, 400, 500, 600, 700, 800, 900, 1000} {
+		c.add(time.Duration(ms) * time.Millisecond)
+	}
+	// The window keeps the last 8: 300…1000; the third slowest is 0.8.
+	if c.expect() != 0.8 {
+		t.Fatalf("expect %v, want 0.8", c.expect())
+	}
+	c.reset()
+	if c.expect() != defaultSeekCost {
+		t.Fatal("reset kept old seeks")
+	}
+}
