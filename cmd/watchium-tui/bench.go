@@ -231,7 +231,7 @@ generated video, and seeks the host (through its mpv) while everyone plays:
 
   host's own seek     how long the host's mpv takes to land (the floor)
   within 0.2 s        host seek → every follower within 0.2 s of the host
-  settled             → everyone done seeking and within one frame, three
+  settled             → everyone done seeking and within 60 ms (a frame), three
                         samples (5 ms apart) in a row
   after settling      |follower − host| for the rest of the 10 s after a seek
   converge            a follower playing 1.5 s behind joins: time to within a frame
