@@ -27,6 +27,7 @@ type presenceMeta struct {
 	OffsetMS    float64       `json:"offset_ms"`
 	InSync      bool          `json:"in_sync"`
 	Detached    bool          `json:"detached,omitempty"`
+	PlayerState string        `json:"player_state,omitempty"` // ok, seeking, buffering, gone, none
 }
 
 // heartbeatExtra is the spec heartbeat plus what the members pane shows.
@@ -36,12 +37,15 @@ type heartbeatExtra struct {
 	OffsetMS  float64 `json:"offset_ms"`
 	RTTMS     float64 `json:"rtt_ms"`
 	Detached  bool    `json:"detached,omitempty"`
+	// PlayerState is ok, seeking, buffering, gone (mpv died) or none.
+	PlayerState string `json:"player_state,omitempty"`
 }
 
 type memberInfo struct {
 	meta     presenceMeta
 	online   bool
 	lastSeen time.Time
+	liveness
 }
 
 // state is everything Run owns.
@@ -59,6 +63,10 @@ type state struct {
 	joined    bool // the channel is subscribed (ephemeral events flow)
 	media     MediaIdentity
 	conn      ConnState
+	rejoin    rejoinState
+	gone      bool         // our mpv died
+	tracked   presenceMeta // what we last tracked, and when
+	trackedAt time.Time
 
 	// following
 	anchor      *anchor
@@ -102,8 +110,9 @@ func (r *Room) selfMeta() presenceMeta {
 	if r.player != nil {
 		st := r.player.State()
 		m.CurrentTime = round3(r.ownPosition(time.Now()))
-		m.IsPlaying = !st.Paused && st.Loaded
+		m.IsPlaying = !st.Paused && st.Loaded && !s.gone
 	}
+	m.PlayerState = r.playerState()
 	off, ok := r.offsetToHost(time.Now())
 	m.OffsetMS = round1(off * 1000)
 	m.InSync = r.inSync(ok, off)
@@ -116,6 +125,9 @@ func round1(v float64) float64 { return math.Round(v*10) / 10 }
 
 // inSync is the spec's rule (|host − member| ≤ 2 s) and not detached.
 func (r *Room) inSync(known bool, off float64) bool {
+	if r.s.gone {
+		return false // a dead mpv is no player, never in sync
+	}
 	if r.s.isHost() {
 		return true
 	}
@@ -137,6 +149,7 @@ func (r *Room) trackSoon() {
 		r.s.trackQueued = false
 		r.s.lastTrack = time.Now()
 		meta := r.selfMeta()
+		r.s.tracked, r.s.trackedAt = meta, r.s.lastTrack
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -174,15 +187,20 @@ func (r *Room) onPresence(_ context.Context) {
 			if s.synced && m.UserID != r.cfg.UserID {
 				r.notice("%s joined", m.Username)
 			}
+			mi.heardAt = now
 		} else if !mi.online && m.UserID != r.cfg.UserID {
-			r.notice("%s is back", m.Username)
+			if !mi.quietLeave {
+				r.notice("%s is back", m.Username)
+			}
+			mi.heardAt = now
 		}
+		mi.quietLeave = false
 		mi.meta, mi.online, mi.lastSeen = m, true, now
 	}
 	for id, mi := range s.members {
 		if !seen[id] && mi.online && id != r.cfg.UserID {
 			mi.online = false
-			r.notice("%s left", mi.meta.Username)
+			r.memberLeft(mi, now)
 		}
 	}
 	for id, mi := range s.members {
@@ -230,31 +248,42 @@ func (r *Room) settleHost(first bool) {
 	case s.hostID == "":
 		// Nobody hosts: wait a little for a claim, then the earliest joined
 		// member takes it.
-		r.after(r.cfg.HostGrace, &s.electGen, r.electIfNoHost)
+		r.after(r.hostGrace(), &s.electGen, r.electIfNoHost)
 	default:
-		// The host vanished: give it HostGrace to come back.
-		r.after(r.cfg.HostGrace, &s.hostGoneGen, r.electSuccessor)
+		// The host vanished: give it HostGrace to come back (longer just
+		// after a reconnect, while everyone else is still rejoining).
+		r.after(r.hostGrace(), &s.hostGoneGen, r.electSuccessor)
 	}
 }
 
 func (r *Room) electIfNoHost() {
 	if r.s.hostID == "" {
-		r.electSuccessor()
+		r.elect("nobody was hosting")
 	}
 }
 
-// successor is the earliest-joined online member (ties by user id).
+// successor is the earliest-joined online member with a player (ties by
+// user id); only when nobody has one, the earliest-joined member.
 func (r *Room) successor() string {
-	best, at := "", math.Inf(1)
+	best, at, withPlayer := "", math.Inf(1), false
 	for id, mi := range r.s.members {
-		if mi.online && (mi.meta.JoinedAt < at || mi.meta.JoinedAt == at && id < best) {
+		if !mi.online {
+			continue
+		}
+		wp := r.hasPlayer(id, mi)
+		if wp && !withPlayer {
+			best, at, withPlayer = "", math.Inf(1), true
+		}
+		if wp == withPlayer && (mi.meta.JoinedAt < at || mi.meta.JoinedAt == at && id < best) {
 			best, at = id, mi.meta.JoinedAt
 		}
 	}
 	return best
 }
 
-func (r *Room) electSuccessor() {
+func (r *Room) electSuccessor() { r.elect("the host left") }
+
+func (r *Room) elect(why string) {
 	s := &r.s
 	if s.hostID != "" && s.members[s.hostID] != nil && s.members[s.hostID].online {
 		return
@@ -264,7 +293,7 @@ func (r *Room) electSuccessor() {
 		return
 	}
 	if next == r.cfg.UserID {
-		r.claimHost("the host left")
+		r.claimHost(why)
 		return
 	}
 	// Everyone computes the same successor; until its claim arrives we
@@ -384,7 +413,8 @@ func (r *Room) snapshot() Snapshot {
 		list = append(list, Member{
 			UserID: id, Username: m.Username, AvatarURL: m.AvatarURL,
 			IsHost: id == s.hostID, Online: mi.online, Position: m.CurrentTime, Playing: m.IsPlaying,
-			InSync: id == s.hostID || m.InSync && !m.Detached, OffsetMS: m.OffsetMS, Detached: m.Detached,
+			InSync: (id == s.hostID || m.InSync && !m.Detached) && !mi.silent && m.PlayerState != playerGoneState, OffsetMS: m.OffsetMS, Detached: m.Detached,
+			NotResponding: mi.silent, PlayerState: m.PlayerState,
 			RTT:   time.Duration(m.RTTMS * float64(time.Millisecond)),
 			Media: m.Media, MediaMismatch: id != s.hostID && mediaMismatch(m.Media, hostMedia),
 			JoinedAt: time.UnixMilli(int64(m.JoinedAt)),
@@ -394,7 +424,8 @@ func (r *Room) snapshot() Snapshot {
 		UserID: r.cfg.UserID, Username: s.username, AvatarURL: r.cfg.AvatarURL, IsSelf: true,
 		IsHost: s.isHost(), Online: true, Position: self.CurrentTime, Playing: self.IsPlaying,
 		InSync: self.InSync, OffsetMS: self.OffsetMS, Detached: s.detached, RTT: snap.RTT,
-		Media: s.media, MediaMismatch: !s.isHost() && mediaMismatch(s.media, hostMedia),
+		PlayerState: self.PlayerState,
+		Media:       s.media, MediaMismatch: !s.isHost() && mediaMismatch(s.media, hostMedia),
 		JoinedAt: time.UnixMilli(int64(s.joinedAt)),
 	})
 	sort.Slice(list, func(i, j int) bool {

@@ -61,6 +61,7 @@ type Config struct {
 	PresenceBatch    time.Duration // presence batching (100 ms)
 	PresenceInterval time.Duration // least time between presence tracks (6 s)
 	HostGrace        time.Duration // how long a vanished host is waited for (2 s)
+	SilentAfter      time.Duration // heartbeats missing this long: "not responding" (7 s)
 }
 
 func (c *Config) defaults() {
@@ -82,6 +83,7 @@ func (c *Config) defaults() {
 	// Supabase allows 5 presence calls per 30 s per client; stay under it.
 	def(&c.PresenceInterval, 6*time.Second)
 	def(&c.HostGrace, 2*time.Second)
+	def(&c.SilentAfter, notRespondingAfter)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -110,6 +112,9 @@ type Room struct {
 
 	seenMu   sync.Mutex
 	seenChat map[string]bool
+	chat     chatCursor // the newest comment shown, and any catch-up in progress (under seenMu)
+	dedupe   PlaybackDedupe
+	control  controlRecorder
 
 	storeMu sync.Mutex
 	noStore bool
@@ -261,12 +266,13 @@ func (r *Room) Run(ctx context.Context) error {
 		case ev, ok := <-playerEvents:
 			if !ok {
 				playerEvents = nil
-				r.notice("mpv has gone away; you can keep chatting")
+				r.playerGone()
 				continue
 			}
 			r.onPlayerEvent(ctx, ev)
 		case <-heartbeat.C:
 			r.sendHeartbeat()
+			r.retrackIfChanged(time.Now())
 		case <-anchor.C:
 			if r.s.isHost() && r.player != nil {
 				r.publishAnchor("tick")
@@ -275,6 +281,7 @@ func (r *Room) Run(ctx context.Context) error {
 			r.sendProbe()
 		case <-control.C:
 			r.controlTick(ctx)
+			r.checkLiveness(time.Now())
 		}
 	}
 }

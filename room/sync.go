@@ -59,6 +59,9 @@ func (r *Room) ownPosition(now time.Time) float64 {
 		return 0
 	}
 	st := r.player.State()
+	if r.s.gone {
+		return st.Pos // a dead mpv's clock does not run
+	}
 	// The tracker lags the player when its events are still queued; then
 	// the player's own latest reading is the better one.
 	if st.Paused || st.Seeking || r.s.tracker.Latest().Before(st.PosAt) {
@@ -323,7 +326,7 @@ func (r *Room) onAnchor(ctx context.Context, p PlaybackPayload, playing bool, en
 // visible jump.
 func (r *Room) apply(ctx context.Context, first bool) {
 	s := &r.s
-	if r.player == nil || s.anchor == nil || s.isHost() {
+	if r.player == nil || s.gone || s.anchor == nil || s.isHost() {
 		return
 	}
 	a := s.anchor
@@ -432,7 +435,7 @@ func (r *Room) resetSpeed() {
 // controlTick is the follower's drift correction, every ControlEvery.
 func (r *Room) controlTick(ctx context.Context) {
 	s := &r.s
-	if r.player == nil || s.isHost() || s.detached || s.anchor == nil || !s.anchor.Playing || !s.anchor.Settled {
+	if r.player == nil || s.gone || s.isHost() || s.detached || s.anchor == nil || !s.anchor.Playing || !s.anchor.Settled {
 		return
 	}
 	st := r.player.State()
@@ -505,8 +508,9 @@ func (r *Room) sendHeartbeat() {
 		OffsetMS:         round1(off * 1000), RTTMS: round1(r.rttMS()), Detached: r.s.detached,
 	}
 	if r.player != nil {
-		hb.IsPlaying = !r.player.State().Paused
+		hb.IsPlaying = !r.player.State().Paused && !r.s.gone
 	}
+	hb.PlayerState = r.playerState()
 	r.postEphemeral(TypeHeartbeat, hb)
 	r.publishSnapshot()
 }

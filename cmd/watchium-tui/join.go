@@ -214,6 +214,9 @@ func runTUI(ctx context.Context, r *room.Room, roomID string, f joinFlags, notes
 					prog.Quit()
 					return
 				}
+				if _, conn := ev.(room.ConnectionChanged); conn {
+					continue // the status bar shows it from the snapshot
+				}
 				prog.Send(ev)
 			}
 		}
