@@ -249,3 +249,22 @@ func (m *MPV) Close() error {
 	})
 	return m.closeErr
 }
+
+// ProcessExit says how a launched mpv ended, waiting up to wait for its
+// process to be reaped: nil when it exited cleanly (the person quit it), an
+// error when it crashed or was killed. ok is false for an attached mpv or
+// one still running.
+func (m *MPV) ProcessExit(wait time.Duration) (err error, ok bool) {
+	p := m.proc
+	if p == nil {
+		return nil, false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-p.exited:
+		return p.waitErr, true
+	case <-t.C:
+		return nil, false
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/watchium/watchium-tui/realtime"
@@ -61,11 +62,18 @@ func newLogger(w io.Writer, debug bool) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
+// linkCheck is the socket heartbeat interval. realtime-js's 25 s default
+// leaves a dead link (a dropped Wi-Fi, no FIN) unnoticed for up to 50 s
+// while a follower plays past a paused host; at 2.5 s an unanswered
+// heartbeat is noticed within 5 s. Phoenix heartbeats are not billed as
+// messages on Supabase, so this costs nothing against quotas.
+const linkCheck = 2500 * time.Millisecond
+
 // connect opens a realtime client. With startLocal, a refused connection to
 // a loopback URL starts the embedded server in this process instead of
 // failing, so a first run on a fresh machine just works.
 func connect(ctx context.Context, g globalFlags, log *slog.Logger, startLocal bool, say func(string)) (*realtime.Client, func(), error) {
-	opts := realtime.Options{APIKey: g.key, Logger: log, Debug: g.debug}
+	opts := realtime.Options{APIKey: g.key, Logger: log, Debug: g.debug, Heartbeat: linkCheck}
 	c, err := realtime.NewClient(g.server, opts)
 	if err != nil {
 		return nil, nil, err

@@ -148,19 +148,40 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 		mpvDone = p.Done()
 	}
 
+	var launched *player.MPV
+	if f.media != "" {
+		launched = p
+	}
 	if f.headless {
-		err = runHeadless(ctx, cmd.OutOrStdout(), stderr, r, notes, mpvDone, f.media != "")
+		err = runHeadless(ctx, cmd.OutOrStdout(), stderr, r, notes, mpvDone, launched)
 	} else {
-		err = runTUI(ctx, r, roomID, f, notes)
+		err = runTUI(ctx, r, roomID, f, notes, mpvDone, launched)
 	}
 	cancel()
 	<-runDone
 	return err
 }
 
+// mpvEnded decides what a join does when the mpv it started (--media) goes
+// away: quit by the person, the join leaves and exits 0; killed or crashed,
+// it says so and exits non-zero, so a script or supervisor notices. (An mpv
+// given with --mpv-socket is the person's own: the join stays for chat.)
+func mpvEnded(m *player.MPV, stderr io.Writer) error {
+	exitErr, ok := m.ProcessExit(2 * time.Second)
+	if ok && exitErr == nil {
+		fmt.Fprintln(stderr, "mpv was closed; leaving the room")
+		return nil
+	}
+	why := "its connection closed"
+	if exitErr != nil {
+		why = exitErr.Error()
+	}
+	return fmt.Errorf("mpv died (%s); leaving the room. Join again to start a new one", why)
+}
+
 // runHeadless prints room events as JSON lines until ctx ends (or the mpv
-// we started is closed by the person).
-func runHeadless(ctx context.Context, stdout, stderr io.Writer, r *room.Room, notes <-chan string, mpvDone <-chan struct{}, launched bool) error {
+// we started goes away).
+func runHeadless(ctx context.Context, stdout, stderr io.Writer, r *room.Room, notes <-chan string, mpvDone <-chan struct{}, launched *player.MPV) error {
 	out := &jsonLines{w: stdout}
 	for {
 		select {
@@ -169,9 +190,8 @@ func runHeadless(ctx context.Context, stdout, stderr io.Writer, r *room.Room, no
 		case n := <-notes:
 			fmt.Fprintln(stderr, n)
 		case <-mpvDone:
-			if launched {
-				fmt.Fprintln(stderr, "mpv was closed; leaving the room")
-				return nil
+			if launched != nil {
+				return mpvEnded(launched, stderr)
 			}
 			mpvDone = nil
 		case ev, ok := <-r.Events():
@@ -192,21 +212,43 @@ func runHeadless(ctx context.Context, stdout, stderr io.Writer, r *room.Room, no
 				}
 			case room.Notice:
 				out.print(map[string]any{"type": "notice", "text": e.Text, "timestamp": e.At.UnixMilli()})
+			case room.ConnectionChanged:
+				out.print(connectionLine(e))
 			}
 		}
 	}
 }
 
+// connectionLine is the headless form of a connection change:
+// {"type":"connection","state":"connecting|open|reconnecting|closed","attempt":N,"reason":…}.
+func connectionLine(e room.ConnectionChanged) map[string]any {
+	line := map[string]any{"type": "connection", "state": e.State, "attempt": e.Attempt, "timestamp": e.At.UnixMilli()}
+	if e.Reason != "" {
+		line["reason"] = e.Reason
+	}
+	return line
+}
+
 // runTUI runs the terminal UI; one goroutine forwards room events to it.
-func runTUI(ctx context.Context, r *room.Room, roomID string, f joinFlags, notes <-chan string) error {
+func runTUI(ctx context.Context, r *room.Room, roomID string, f joinFlags, notes <-chan string, mpvDone <-chan struct{}, launched *player.MPV) error {
 	root := ui.New(ui.Options{
 		Controller: r, RoomID: roomID, Server: f.server, SelfName: f.name,
 		NoColor: os.Getenv("NO_COLOR") != "",
 	})
 	prog := tea.NewProgram(root, tea.WithContext(ctx))
+	if launched == nil {
+		mpvDone = nil
+	}
+	var mpvErr error
+	mpvGone := make(chan struct{})
 	go func() {
 		for {
 			select {
+			case <-mpvDone:
+				mpvErr = mpvEnded(launched, io.Discard)
+				close(mpvGone)
+				prog.Quit()
+				return
 			case n := <-notes:
 				prog.Send(room.Notice{Text: n, At: time.Now()})
 			case ev, ok := <-r.Events():
@@ -222,6 +264,11 @@ func runTUI(ctx context.Context, r *room.Room, roomID string, f joinFlags, notes
 		}
 	}()
 	_, err := prog.Run()
+	select {
+	case <-mpvGone:
+		return mpvErr
+	default:
+	}
 	if errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, context.Canceled) {
 		return nil
 	}
