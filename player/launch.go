@@ -268,3 +268,21 @@ func (m *MPV) ProcessExit(wait time.Duration) (err error, ok bool) {
 		return nil, false
 	}
 }
+
+// PID is a launched mpv's process id (0 for an attached one), for fault
+// tests that stop or kill it.
+func (m *MPV) PID() int {
+	if m.proc == nil {
+		return 0
+	}
+	return m.proc.cmd.Process.Pid
+}
+
+// SocketPath is a launched mpv's IPC socket ("" for an attached one), so
+// another client (a `join --mpv-socket`) can drive the same mpv.
+func (m *MPV) SocketPath() string {
+	if m.dir == "" {
+		return ""
+	}
+	return filepath.Join(m.dir, "ipc.sock")
+}
