@@ -38,8 +38,8 @@ const rejoinGrace = 5 * time.Second
 
 // liveness is what the room knows of a member's signs of life.
 type liveness struct {
-	heardAt    time.Time // last heartbeat or presence change
-	beats      int       // heartbeats heard; members that send none are not judged
+	heardAt    time.Time // last heartbeat, or when it (re)appeared in presence
+	beats      int       // heartbeats heard
 	silent     bool      // shown as not responding
 	quietLeave bool      // left during rejoinGrace; reported only if it stays away
 }
@@ -66,7 +66,7 @@ func (r *Room) heard(id string, mi *memberInfo, now time.Time) {
 func (r *Room) checkLiveness(now time.Time) {
 	changed := false
 	for id, mi := range r.s.members {
-		if id == r.cfg.UserID || !mi.online || mi.silent || mi.beats == 0 {
+		if id == r.cfg.UserID || !mi.online || mi.silent {
 			continue
 		}
 		if now.Sub(mi.heardAt) > r.cfg.SilentAfter {

@@ -243,7 +243,9 @@ func (r *Room) Run(ctx context.Context) error {
 		go r.loadHistory()
 	}
 	r.announceJoin()
-	r.publishSnapshot()
+	// A first heartbeat now, not in 3 s: the room judges a member's
+	// silence only once it has heard it, so it must hear it early.
+	r.sendHeartbeat()
 
 	heartbeat := time.NewTicker(r.cfg.HeartbeatEvery)
 	defer heartbeat.Stop()

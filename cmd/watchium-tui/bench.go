@@ -22,7 +22,7 @@ func newBenchCmd() *cobra.Command {
 		Long: `Benchmarks that run entirely on loopback (127.0.0.1) and print a table.
 They start their own server, mpv players and clients, and stop them when done.`,
 	}
-	cmd.AddCommand(newBenchSyncCmd(), newBenchChatCmd(), newBenchFanoutCmd())
+	cmd.AddCommand(newBenchSyncCmd(), newBenchChatCmd(), newBenchFanoutCmd(), newBenchFaultsCmd())
 	return cmd
 }
 

@@ -222,6 +222,9 @@ func (h *harness) setup(ctx context.Context, n int, proxied bool) error {
 		if _, err := f.join.waitLine(ctx, time.Time{}, 20*time.Second, isNotice("host is now the host")); err != nil {
 			return fmt.Errorf("%s never followed the host: %w", f.name, err)
 		}
+		if _, err := h.host.join.waitLine(ctx, time.Time{}, 20*time.Second, isNotice(f.name+" joined")); err != nil {
+			return fmt.Errorf("the host never saw %s: %w", f.name, err)
+		}
 		h.fols = append(h.fols, f)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -588,6 +591,9 @@ func runStop(ctx context.Context, h *harness, d time.Duration) (Sample, error) {
 		_ = syscall.Kill(pid, syscall.SIGSTOP)
 	}
 	det, derr := h.host.join.waitLine(ctx, t0, d, isNotice("f1 is not responding"))
+	if derr != nil {
+		derr = fmt.Errorf("%w; the host printed %q", derr, h.host.join.notices())
+	}
 	if rest := time.Until(t0.Add(d)); rest > 0 {
 		time.Sleep(rest) // stopped for d
 	}
@@ -738,6 +744,16 @@ func dedupeNotes(ns []string) []string {
 		if !seen[n] {
 			seen[n] = true
 			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (p *proc) notices() []string {
+	var out []string
+	for _, l := range p.all() {
+		if l.typ() == "notice" || l.typ() == "connection" {
+			out = append(out, l.str("text")+l.str("state"))
 		}
 	}
 	return out
