@@ -442,3 +442,91 @@ func isRefusal(err error) bool {
 	var re *rest.Error
 	return errors.As(err, &re) && re.Status >= 400 && re.Status < 500
 }
+
+// chatOutboxSize bounds the chat held while the server is unreachable.
+const chatOutboxSize = 100
+
+// ErrOutboxFull is returned by Say when too much chat is already waiting
+// for the server.
+var ErrOutboxFull = errors.New("message not sent: too many messages are waiting for the server (at most 100)")
+
+// chatOutbox holds chat typed while the server could not be reached, and
+// sends it, in order, once it can.
+type chatOutbox struct {
+	mu      sync.Mutex
+	q       []Comment
+	running bool
+}
+
+// hold queues c behind anything already waiting; force queues it even
+// when nothing is (its own send just failed). It reports whether c is
+// queued, or an error when the outbox is full.
+func (o *chatOutbox) hold(r *Room, c Comment, force bool) (bool, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.q) == 0 && !force {
+		return false, nil
+	}
+	if len(o.q) >= chatOutboxSize {
+		return false, ErrOutboxFull
+	}
+	o.q = append(o.q, c)
+	if !o.running {
+		o.running = true
+		go o.flush(r)
+	}
+	return true, nil
+}
+
+// flush stores the waiting comments one by one, in order, retrying until
+// the server takes each.
+func (o *chatOutbox) flush(r *Room) {
+	fails := 0
+	for {
+		o.mu.Lock()
+		if len(o.q) == 0 {
+			o.running = false
+			o.mu.Unlock()
+			return
+		}
+		c := o.q[0]
+		o.mu.Unlock()
+		st := r.store()
+		var err error
+		if st == nil {
+			err = SendComment(context.Background(), r.ch, c)
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err = st.AddComment(ctx, c)
+			cancel()
+		}
+		if err == nil || isRefusal(err) {
+			if err != nil {
+				r.notice("message not sent: %v", err)
+			} else {
+				if st != nil {
+					r.post(TypeNewComment, c)
+				}
+				r.deliverComment(c)
+			}
+			o.mu.Lock()
+			o.q = o.q[1:]
+			o.mu.Unlock()
+			fails = 0
+			continue
+		}
+		wait := controlRetry[min(fails, len(controlRetry)-1)]
+		fails++
+		select {
+		case <-time.After(wait):
+		case <-r.done:
+			return
+		}
+	}
+}
+
+// transient reports whether a failed send is worth holding for a retry:
+// the server was unreachable, rather than refusing it.
+func transient(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && !errors.Is(err, ErrNoStore) && !isRefusal(err)
+}

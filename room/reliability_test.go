@@ -239,13 +239,22 @@ func TestPlayAndItsServerCopyShowOnce(t *testing.T) {
 
 // flakyStore refuses Control while down, as a server being restarted does.
 type flakyStore struct {
-	mu      sync.Mutex
-	down    bool
-	records []string
+	mu       sync.Mutex
+	down     bool
+	records  []string
+	comments []string
 }
 
 func (s *flakyStore) History(context.Context, string, int) ([]Comment, error) { return nil, nil }
-func (s *flakyStore) AddComment(context.Context, Comment) error               { return nil }
+func (s *flakyStore) AddComment(_ context.Context, c Comment) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return io.EOF
+	}
+	s.comments = append(s.comments, c.Content)
+	return nil
+}
 func (s *flakyStore) RoomState(context.Context, string) (RoomState, bool, error) {
 	return RoomState{}, false, nil
 }
@@ -430,5 +439,32 @@ func TestChatMissedWhileReconnectingIsCaughtUp(t *testing.T) {
 		if c := strings.Join(rec.conns(), ","); !strings.Contains(c, "reconnecting") || !strings.HasSuffix(c, "open") {
 			t.Fatalf("connection events %q", c)
 		}
+	}
+}
+
+// Chat typed while the server cannot be reached waits and goes out in
+// order once it is back, shown once.
+func TestChatTypedWhileServerIsDownGoesOutInOrder(t *testing.T) {
+	bus := newFakeBus()
+	st := &flakyStore{down: true}
+	cfg := fastConfig("ana", false)
+	cfg.Store = st
+	ana, rec, _ := recordedMember(t, bus, cfg, nil)
+	ctx := context.Background()
+	for _, m := range []string{"one", "two", "three"} {
+		if err := ana.Say(ctx, m); err != nil {
+			t.Fatalf("say %q while down: %v", m, err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // a few failed attempts
+	st.mu.Lock()
+	st.down = false
+	st.mu.Unlock()
+	waitCond(t, "all three shown", func() bool { return len(rec.chats()) == 3 })
+	st.mu.Lock()
+	stored := strings.Join(st.comments, ",")
+	st.mu.Unlock()
+	if got := strings.Join(rec.chats(), ","); got != "one,two,three" || stored != "one,two,three" {
+		t.Fatalf("shown %q, stored %q", got, stored)
 	}
 }

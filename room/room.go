@@ -115,6 +115,7 @@ type Room struct {
 	chat     chatCursor // the newest comment shown, and any catch-up in progress (under seenMu)
 	dedupe   PlaybackDedupe
 	control  controlRecorder
+	outbox   chatOutbox
 
 	storeMu sync.Mutex
 	noStore bool
