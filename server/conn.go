@@ -312,10 +312,18 @@ func (c *conn) handle(m realtime.Message) {
 			c.rateLimited(sub, "Too many messages per second")
 			return
 		}
+		if !sub.room.allow(c.s.cfg.RoomEventsPerSecond) {
+			c.reply(m, "error", map[string]string{"reason": "RoomRateLimited: too many messages per second in this room"})
+			return
+		}
 		c.broadcast(sub, m)
 	case realtime.EventPresence:
 		if !c.allow() {
 			c.rateLimited(sub, "Too many presence messages per second")
+			return
+		}
+		if !sub.room.allow(c.s.cfg.RoomEventsPerSecond) {
+			c.reply(m, "error", map[string]string{"reason": "RoomRateLimited: too many messages per second in this room"})
 			return
 		}
 		c.presence(sub, m)

@@ -148,3 +148,38 @@ func TestHugeFrameGets1009WithReason(t *testing.T) {
 	}
 	stillWorks(t, ts, "realtime:room:huge5")
 }
+
+// Several members each within their own limit cannot together exceed the
+// room's: the excess is refused with an error, and nobody is closed.
+func TestRoomRateLimitBoundsSeveralSenders(t *testing.T) {
+	ts := start(t, server.Config{EventsPerSecond: 1000, RoomEventsPerSecond: 20})
+	const topic = "realtime:room:many"
+	var senders []*client
+	for range 3 {
+		c := dial(t, ts, "2.0.0")
+		c.join(topic, cfgWith(false, true, ""))
+		senders = append(senders, c)
+	}
+	refused := 0
+	for i := range 30 {
+		c := senders[i%3]
+		st, resp := c.reply(c.push(topic, "broadcast", bcast("b", "{}")))
+		if st == "error" {
+			if !strings.Contains(string(resp), "RoomRateLimited") {
+				t.Fatalf("refusal %s", resp)
+			}
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Fatal("30 broadcasts at once in a room limited to 20/s: none refused")
+	}
+	stillWorks(t, ts, "realtime:room:other")
+	for _, c := range senders {
+		select {
+		case <-c.done:
+			t.Fatalf("a sender was disconnected: %v", c.err)
+		default:
+		}
+	}
+}
