@@ -570,13 +570,17 @@ func runMPVKill(ctx context.Context, h *harness) (Sample, error) {
 		return Sample{}, fmt.Errorf("no heartbeat saying f1's mpv is gone: %w", err)
 	}
 	out, merr := exec.CommandContext(ctx, h.cfg.Binary, "members", h.room, "--json", "--server", h.srv.url()).Output()
-	note := "members --json: " + membersVerdict(out, merr)
+	verdict := membersVerdict(out, merr)
+	s := Sample{Detect: at.Sub(t0), Recover: -1, Lost: -1, Dups: -1, Note: "members --json: " + verdict}
+	if verdict != "f1 player_state=gone in_sync=false is_playing=false" {
+		return s, fmt.Errorf("members --json says %s", verdict)
+	}
 	select {
 	case <-f.join.exited:
-		note += "; the --mpv-socket join exited"
+		return s, errors.New("the --mpv-socket join exited with its mpv (it should stay for chat)")
 	default:
 	}
-	return Sample{Detect: at.Sub(t0), Recover: -1, Lost: -1, Dups: -1, Note: note}, nil
+	return s, nil
 }
 
 func runStop(ctx context.Context, h *harness, d time.Duration) (Sample, error) {
