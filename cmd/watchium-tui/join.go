@@ -42,7 +42,13 @@ visible jump. --host claims the host role when nobody holds it; if nobody
 claims it, the earliest member to join hosts.
 
 --headless runs without the terminal UI and prints every room event as one
-JSON line on stdout, for scripts and bots; it stops cleanly on SIGINT/SIGTERM.
+JSON line on stdout, for scripts and bots, including the connection's state:
+{"type":"connection","state":"connecting|open|reconnecting|closed","attempt":N,"reason":…}.
+It stops cleanly on SIGINT/SIGTERM.
+
+If the mpv started by --media is killed or crashes, join says so and exits 1;
+quitting mpv yourself leaves the room and exits 0. An mpv given with
+--mpv-socket is yours: if it goes away, join stays for chat.
 
 If --server points at this machine and nothing answers there, the embedded
 server is started inside this process, so a first run just works.`,
