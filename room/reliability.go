@@ -64,6 +64,9 @@ func (r *Room) heard(id string, mi *memberInfo, now time.Time) {
 // checkLiveness marks members whose heartbeats stopped as not responding,
 // without waiting for the server to drop them.
 func (r *Room) checkLiveness(now time.Time) {
+	if !r.s.joined {
+		return // we hear nobody while our own link is down: that says nothing of them
+	}
 	changed := false
 	for id, mi := range r.s.members {
 		if id == r.cfg.UserID || !mi.online || mi.silent {
@@ -116,6 +119,9 @@ func (r *Room) onRejoin() {
 	}
 	r.s.rejoin.lost = false
 	r.s.rejoin.at = time.Now()
+	for _, mi := range r.s.members {
+		mi.heardAt = r.s.rejoin.at // silence while we were away is ours, not theirs
+	}
 	if r.store() == nil {
 		return
 	}

@@ -468,3 +468,23 @@ func TestChatTypedWhileServerIsDownGoesOutInOrder(t *testing.T) {
 		t.Fatalf("shown %q, stored %q", got, stored)
 	}
 }
+
+// While our own channel is down we hear nobody; that is no reason to call
+// the others "not responding".
+func TestOwnOutageDoesNotMakeOthersNotResponding(t *testing.T) {
+	bus := newFakeBus()
+	cfg := func(id string, host bool) Config {
+		c := fastConfig(id, host)
+		c.HeartbeatEvery, c.SilentAfter = 50*time.Millisecond, 300*time.Millisecond
+		return c
+	}
+	alice, arec, _ := recordedMember(t, bus, cfg("alice", true), newFakePlayer())
+	_, _, stopBob := recordedMember(t, bus, cfg("bob", false), newFakePlayer())
+	waitCond(t, "alice sees bob", func() bool { _, ok := memberOf(t, alice, "bob"); return ok })
+	alice.HandleStatus(realtime.StatusChannelError, io.EOF)
+	stopBob() // nothing from bob reaches alice now, as during her own outage
+	time.Sleep(600 * time.Millisecond)
+	if contains(arec.notices(), "not responding") {
+		t.Fatalf("notices during our own outage: %q", arec.notices())
+	}
+}
