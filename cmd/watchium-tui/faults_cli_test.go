@@ -246,6 +246,9 @@ func TestMediaJoinExitsNonZeroWhenMPVDies(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("join still running after its mpv was killed")
 	}
+	if p.count(connState("closed")) != 1 {
+		t.Fatalf("no closing connection line: %v", p.lines)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cmd.ProcessState.ExitCode() == 0 || !strings.Contains(p.stderr.String(), "mpv died") {

@@ -189,15 +189,23 @@ func mpvEnded(m *player.MPV, stderr io.Writer) error {
 // we started goes away).
 func runHeadless(ctx context.Context, stdout, stderr io.Writer, r *room.Room, notes <-chan string, mpvDone <-chan struct{}, launched *player.MPV) error {
 	out := &jsonLines{w: stdout}
+	// The socket closes after the room is left, when nothing prints any
+	// more: say so here, so a bot sees every session end.
+	closed := func(reason string) {
+		out.print(connectionLine(room.ConnectionChanged{ConnState: room.ConnState{State: "closed", Reason: reason}, At: time.Now()}))
+	}
 	for {
 		select {
 		case <-ctx.Done():
+			closed("left the room")
 			return nil
 		case n := <-notes:
 			fmt.Fprintln(stderr, n)
 		case <-mpvDone:
 			if launched != nil {
-				return mpvEnded(launched, stderr)
+				err := mpvEnded(launched, stderr)
+				closed("mpv went away")
+				return err
 			}
 			mpvDone = nil
 		case ev, ok := <-r.Events():
