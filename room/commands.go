@@ -172,7 +172,7 @@ func NewComment(roomID, userID, username, text string) (Comment, error) {
 	}
 	return Comment{
 		ID: ids.New(), RoomID: roomID, UserID: userID, Username: username, Content: text,
-		CreatedAt: time.Now().UTC().Format("2006-01-02T15:04:05.000000Z07:00"), // µs, as timestamptz: orders messages sent in one ms
+		CreatedAt: time.Now().UTC().Format(commentTimeLayout), // µs, as timestamptz: orders messages sent in one ms
 	}, nil
 }
 
@@ -195,3 +195,7 @@ func (r *Room) Snapshot(ctx context.Context) (Snapshot, error) {
 	err := r.do(ctx, func() error { s = r.snapshot(); return nil })
 	return s, err
 }
+
+// commentTimeLayout is created_at's format: microseconds, as timestamptz,
+// so messages sent within one millisecond keep their order.
+const commentTimeLayout = "2006-01-02T15:04:05.000000Z07:00"

@@ -125,7 +125,10 @@ func (r *Room) onRejoin() {
 	if r.store() == nil {
 		return
 	}
-	go r.catchUp()
+	// With nothing shown yet, catch up from a little before we joined
+	// (senders' clocks differ a little; duplicates are dropped by id).
+	floor := time.UnixMilli(int64(r.s.joinedAt)).Add(-time.Minute).UTC().Format(commentTimeLayout)
+	go r.catchUp(floor)
 	r.control.kick()
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -158,7 +161,7 @@ const catchUpPage = 200
 
 // catchUp fetches the comments stored since the newest one shown and shows
 // them, with any live ones that arrived meanwhile, once each and in order.
-func (r *Room) catchUp() {
+func (r *Room) catchUp(floor string) {
 	st := r.store()
 	since, ok := st.(CommentsSince)
 	if !ok {
@@ -171,12 +174,15 @@ func (r *Room) catchUp() {
 	}
 	r.chat.catchingUp = true
 	after := r.chat.lastAt
+	if after == "" {
+		after = floor
+	}
 	r.seenMu.Unlock()
 
 	var got []Comment
 	var err error
 	for try := 0; try < 3; try++ {
-		if got, err = r.fetchSince(since, st, after); err == nil {
+		if got, err = r.fetchSince(since, after); err == nil {
 			break
 		}
 		time.Sleep(time.Duration(try+1) * time.Second) // the server may still be settling after a restart
@@ -200,12 +206,9 @@ func (r *Room) catchUp() {
 	}
 }
 
-func (r *Room) fetchSince(since CommentsSince, st Store, after string) ([]Comment, error) {
+func (r *Room) fetchSince(since CommentsSince, after string) ([]Comment, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if after == "" {
-		return st.History(ctx, r.cfg.RoomID, HistoryLimit)
-	}
 	var all []Comment
 	seen := map[string]bool{}
 	for page := 0; page < 50; page++ {

@@ -488,3 +488,41 @@ func TestOwnOutageDoesNotMakeOthersNotResponding(t *testing.T) {
 		t.Fatalf("notices during our own outage: %q", arec.notices())
 	}
 }
+
+// More than a history's worth of messages missed by a member that had shown
+// none yet: all of them arrive, not just the last 50.
+func TestCatchUpBeyondTheHistoryLimit(t *testing.T) {
+	s := &storeServer{addr: "127.0.0.1:0", path: filepath.Join(t.TempDir(), "w.db")}
+	s.start(t)
+	defer func() { _ = s.stop() }()
+	url := "http://" + s.addr
+	ana, _ := storeMember(t, url, fastConfig("ana", false), 50*time.Millisecond)
+	_, brec := storeMember(t, url, fastConfig("bob", false), 3*time.Second)
+	ctx := context.Background()
+	_ = s.stop()
+	s.start(t)
+	waitCond(t, "ana is back", func() bool { snap, _ := ana.Snapshot(ctx); return snap.Conn.State == "open" })
+	var want []string
+	for i := range HistoryLimit + 20 {
+		msg := "m" + strings.Repeat("x", i%3) + string(rune('A'+i%26)) + "-" + time.Now().Format("150405.000000")
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			err := ana.Say(ctx, msg)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal(err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		want = append(want, msg)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for len(brec.chats()) < len(want) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // any duplicate would be right behind
+	if got := brec.chats(); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("bob shows %d of %d messages", len(got), len(want))
+	}
+}
