@@ -249,3 +249,40 @@ func (m *MPV) Close() error {
 	})
 	return m.closeErr
 }
+
+// ProcessExit says how a launched mpv ended, waiting up to wait for its
+// process to be reaped: nil when it exited cleanly (the person quit it), an
+// error when it crashed or was killed. ok is false for an attached mpv or
+// one still running.
+func (m *MPV) ProcessExit(wait time.Duration) (err error, ok bool) {
+	p := m.proc
+	if p == nil {
+		return nil, false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-p.exited:
+		return p.waitErr, true
+	case <-t.C:
+		return nil, false
+	}
+}
+
+// PID is a launched mpv's process id (0 for an attached one), for fault
+// tests that stop or kill it.
+func (m *MPV) PID() int {
+	if m.proc == nil {
+		return 0
+	}
+	return m.proc.cmd.Process.Pid
+}
+
+// SocketPath is a launched mpv's IPC socket ("" for an attached one), so
+// another client (a `join --mpv-socket`) can drive the same mpv.
+func (m *MPV) SocketPath() string {
+	if m.dir == "" {
+		return ""
+	}
+	return filepath.Join(m.dir, "ipc.sock")
+}

@@ -149,12 +149,23 @@ func (s *session) readLoop() {
 func (s *session) heartbeatLoop() {
 	t := time.NewTicker(s.c.opts.Heartbeat)
 	defer t.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-t.C:
+			now := time.Now()
+			// A tick far later than the interval means this process was
+			// stopped (SIGSTOP, a laptop's sleep): the reply may be
+			// waiting unread, so give it one more interval rather than
+			// dropping a connection that may be fine.
+			resumed := now.Sub(last) > s.c.opts.Heartbeat*3/2
+			last = now
 			s.hbMu.Lock()
 			outstanding := s.hbRef != ""
 			s.hbMu.Unlock()
+			if outstanding && resumed {
+				continue
+			}
 			if outstanding {
 				s.fail(websocket.CloseNormalClosure, "heartbeat timeout", errors.New("realtime: heartbeat timeout"))
 				return

@@ -147,7 +147,9 @@ func (r *Room) SetName(ctx context.Context, name string) error {
 	})
 }
 
-// Say posts a chat message and returns once the server has it.
+// Say posts a chat message and returns once the server has it. While the
+// server cannot be reached the message waits (in order, at most 100) and is
+// sent when it is back; Say then returns nil at once and a notice says so.
 func (r *Room) Say(ctx context.Context, text string) error {
 	var name string
 	if err := r.do(ctx, func() error { name = r.s.username; return nil }); err != nil {
@@ -157,6 +159,9 @@ func (r *Room) Say(ctx context.Context, text string) error {
 	if err != nil {
 		return err
 	}
+	if queued, err := r.outbox.hold(r, c, false); queued || err != nil {
+		return err // earlier messages are still waiting: this one goes after them
+	}
 	if st := r.store(); st != nil {
 		// Stored first: once the server has it, it survives a restart, and
 		// members listening to postgres_changes get it from there.
@@ -164,6 +169,13 @@ func (r *Room) Say(ctx context.Context, text string) error {
 		if err == nil {
 			r.post(TypeNewComment, c) // for clients that only listen to broadcasts
 			r.deliverComment(c)
+			return nil
+		}
+		if transient(ctx, err) {
+			if _, err := r.outbox.hold(r, c, true); err != nil {
+				return err
+			}
+			r.notice("the server cannot be reached: your message will be sent when it is back")
 			return nil
 		}
 		if !errors.Is(err, ErrNoStore) {
@@ -189,7 +201,7 @@ func NewComment(roomID, userID, username, text string) (Comment, error) {
 	}
 	return Comment{
 		ID: ids.New(), RoomID: roomID, UserID: userID, Username: username, Content: text,
-		CreatedAt: time.Now().UTC().Format("2006-01-02T15:04:05.000000Z07:00"), // µs, as timestamptz: orders messages sent in one ms
+		CreatedAt: time.Now().UTC().Format(commentTimeLayout), // µs, as timestamptz: orders messages sent in one ms
 	}, nil
 }
 
@@ -216,3 +228,7 @@ func (r *Room) Snapshot(ctx context.Context) (Snapshot, error) {
 	err := r.do(ctx, func() error { s = r.snapshot(); return nil })
 	return s, err
 }
+
+// commentTimeLayout is created_at's format: microseconds, as timestamptz,
+// so messages sent within one millisecond keep their order.
+const commentTimeLayout = "2006-01-02T15:04:05.000000Z07:00"

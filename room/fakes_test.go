@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -16,11 +17,13 @@ type fakeBus struct {
 	mu       sync.Mutex
 	members  map[string]*fakeChannel
 	presence map[string]json.RawMessage
+	tracks   int                  // every track gets its own phx_ref
+	refs     map[string]string    // key → ref of its latest track
 	sent     []realtime.Broadcast // everything posted, in order
 }
 
 func newFakeBus() *fakeBus {
-	return &fakeBus{members: map[string]*fakeChannel{}, presence: map[string]json.RawMessage{}}
+	return &fakeBus{members: map[string]*fakeChannel{}, presence: map[string]json.RawMessage{}, refs: map[string]string{}}
 }
 
 type fakeChannel struct {
@@ -109,9 +112,7 @@ func (c *fakeChannel) Post(event string, payload any) error {
 
 func (c *fakeChannel) Track(_ context.Context, meta any) error {
 	raw, _ := json.Marshal(meta)
-	c.bus.mu.Lock()
-	c.bus.presence[c.id] = raw
-	c.bus.mu.Unlock()
+	c.bus.setPresence(c.id, raw)
 	c.bus.syncAll()
 	return nil
 }
@@ -121,7 +122,7 @@ func (c *fakeChannel) PresenceState() map[string][]realtime.Presence {
 	defer c.bus.mu.Unlock()
 	out := map[string][]realtime.Presence{}
 	for k, v := range c.bus.presence {
-		out[k] = []realtime.Presence{{Ref: k, Data: v}}
+		out[k] = []realtime.Presence{{Ref: c.bus.refs[k], Data: v}}
 	}
 	return out
 }
@@ -260,4 +261,13 @@ func (r *Room) sEpochForTest() string {
 	var e string
 	_ = r.do(context.Background(), func() error { e = r.s.epoch; return nil })
 	return e
+}
+
+// setPresence records a track of key's presence, as the server would.
+func (b *fakeBus) setPresence(key string, raw json.RawMessage) {
+	b.mu.Lock()
+	b.tracks++
+	b.presence[key] = raw
+	b.refs[key] = fmt.Sprintf("ref%d", b.tracks)
+	b.mu.Unlock()
 }

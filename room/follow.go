@@ -176,7 +176,7 @@ func timedSeek(ctx context.Context, p Player, t float64) (time.Duration, error) 
 // converges without a jump.
 func (r *Room) apply() {
 	s := &r.s
-	if r.player == nil || s.anchor == nil || s.isHost() {
+	if r.player == nil || s.gone || s.anchor == nil || s.isHost() {
 		return
 	}
 	a := s.anchor
@@ -384,7 +384,7 @@ func (r *Room) onBuffering() {
 // controlTick is the follower's drift correction, every ControlEvery.
 func (r *Room) controlTick() {
 	s := &r.s
-	if r.player == nil || s.isHost() || s.detached || s.anchor == nil || !s.anchor.Playing || !s.anchor.Settled ||
+	if r.player == nil || s.gone || s.isHost() || s.detached || s.anchor == nil || !s.anchor.Playing || !s.anchor.Settled ||
 		s.hold != nil || s.busy > 0 {
 		return
 	}

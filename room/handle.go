@@ -22,7 +22,11 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 		if env.RoomID == "" {
 			env.RoomID = r.cfg.RoomID
 		}
-		r.emit(EventReceived{Envelope: env})
+		// The server's sync/control copy of a host's play or pause is the
+		// same event: shown once.
+		if !r.dedupe.Seen(env) {
+			r.emit(EventReceived{Envelope: env})
+		}
 	}
 	switch env.Type {
 	case TypePlay, TypePause, TypeSeek, typeAnchor:
@@ -93,8 +97,11 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 		if mi := s.members[p.UserID]; mi != nil {
 			mi.meta.CurrentTime, mi.meta.InSync, mi.meta.IsPlaying = p.CurrentTime, p.IsSynced, p.IsPlaying
 			mi.meta.OffsetMS, mi.meta.RTTMS, mi.meta.Detached = p.OffsetMS, p.RTTMS, p.Detached
-			mi.meta.PlayerState, mi.meta.BufferPercent = p.PlayerState, p.BufferPercent
+			if p.PlayerState != "" {
+				mi.meta.PlayerState, mi.meta.BufferPercent = p.PlayerState, p.BufferPercent
+			}
 			mi.lastSeen = time.Now()
+			r.heard(p.UserID, mi, mi.lastSeen)
 			r.publishSnapshot()
 		}
 	case typeProbe:
@@ -168,15 +175,26 @@ func (r *Room) nameOf(id string) string {
 	return id
 }
 
-// deliverComment shows a comment once, whichever path brought it.
+// deliverComment shows a comment once, whichever path brought it. While
+// missed comments are being fetched after a rejoin, live ones wait so that
+// everything shows in order.
 func (r *Room) deliverComment(c Comment) {
 	r.seenMu.Lock()
-	dup := r.seenChat[c.ID]
-	r.seenChat[c.ID] = true
-	r.seenMu.Unlock()
-	if dup {
+	defer r.seenMu.Unlock()
+	if r.chat.catchingUp {
+		r.chat.held = append(r.chat.held, c)
 		return
 	}
+	r.deliverLocked(c)
+}
+
+// deliverLocked shows c unless it was shown already (seenMu held).
+func (r *Room) deliverLocked(c Comment) {
+	if r.seenChat[c.ID] {
+		return
+	}
+	r.seenChat[c.ID] = true
+	r.chat.saw(c)
 	r.emit(ChatReceived{Comment: c})
 	if r.player != nil && !c.IsSystemMessage {
 		go func() {
@@ -193,6 +211,7 @@ func (r *Room) onStatus(st realtime.Status, err error) {
 		// (Re)joined: our presence is re-tracked by the client; ask the
 		// host for the timeline now rather than at its next tick.
 		r.s.joined = true
+		r.onRejoin()
 		r.requestState()
 		if r.s.isHost() && r.player != nil {
 			r.publishAnchor("state") // followers may have missed changes meanwhile
@@ -200,6 +219,7 @@ func (r *Room) onStatus(st realtime.Status, err error) {
 		r.trackSoon()
 	case realtime.StatusChannelError, realtime.StatusTimedOut:
 		r.s.joined = false
+		r.s.rejoin.lost = true
 		r.log.Info("room: channel", "status", st, "err", err)
 	case realtime.StatusClosed:
 		r.s.joined = false
@@ -212,7 +232,13 @@ func (r *Room) onConn(ev realtime.ConnEvent) {
 	if ev.Err != nil {
 		c.Reason = ev.Err.Error()
 	}
+	if c != r.s.conn {
+		r.emit(ConnectionChanged{ConnState: c, At: time.Now()})
+	}
 	r.s.conn = c
+	if ev.State != realtime.StateOpen {
+		r.s.rejoin.lost = r.s.rejoin.lost || r.s.synced
+	}
 	r.publishSnapshot()
 }
 

@@ -84,19 +84,8 @@ func TestSpecReportAnchorWaitsOutEvents(t *testing.T) {
 // sample's startPresenceTracking does every 3 s.
 func webPresence(bus *fakeBus, id string, pos float64, playing bool) {
 	raw, _ := json.Marshal(map[string]any{"user_id": id, "current_time": pos, "is_playing": playing})
-	bus.mu.Lock()
-	bus.presence[id] = raw
-	bus.mu.Unlock()
+	bus.setPresence(id, raw)
 	bus.syncAll()
-}
-
-func memberOf(t *testing.T, m *member, id string) (Member, bool) {
-	for _, x := range m.snap(t).Members {
-		if x.UserID == id {
-			return x, true
-		}
-	}
-	return Member{}, false
 }
 
 // A web member reports only its position; the room works out whether it is
@@ -108,17 +97,17 @@ func TestWebMemberPositionAndSyncAreComputed(t *testing.T) {
 	h.player.set(func(s *playerState) { s.Pos, s.Paused = 100, false })
 	webPresence(bus, "web", h.player.State().PositionAt(time.Now())-0.5, true)
 	waitCond(t, "web in sync", func() bool {
-		w, ok := memberOf(t, h, "web")
+		w, ok := memberOf(t, h.room, "web")
 		return ok && w.InSync && w.Playing && math.Abs(w.OffsetMS+500) < 100
 	})
-	before, _ := memberOf(t, h, "web")
+	before, _ := memberOf(t, h.room, "web")
 	waitCond(t, "web's position moves on while it plays", func() bool {
-		w, _ := memberOf(t, h, "web")
+		w, _ := memberOf(t, h.room, "web")
 		return w.Position > before.Position+0.02
 	})
 	webPresence(bus, "web", 90, true)
 	waitCond(t, "web out of sync", func() bool {
-		w, _ := memberOf(t, h, "web")
+		w, _ := memberOf(t, h.room, "web")
 		return !w.InSync && w.OffsetMS < -9000
 	})
 }
@@ -171,7 +160,7 @@ func TestWebHostIsFollowedFromEventsAndPresence(t *testing.T) {
 		st := f.player.State()
 		return math.Abs(st.PositionAt(time.Now())-webPos) < 0.5
 	})
-	w, _ := memberOf(t, f, "web")
+	w, _ := memberOf(t, f.room, "web")
 	if !w.IsHost || !w.InSync {
 		t.Fatalf("web host shown as %+v", w)
 	}

@@ -27,8 +27,9 @@ type presenceMeta struct {
 	OffsetMS    float64       `json:"offset_ms"`
 	InSync      bool          `json:"in_sync"`
 	Detached    bool          `json:"detached,omitempty"`
-	// PlayerState is "seeking" or "buffering" while the player is busy
-	// (then the member is not out of sync: it waits, it does not drift).
+	// PlayerState is ok, seeking, buffering, gone (its mpv died) or none;
+	// a seeking or buffering member waits, it does not drift, so it is not
+	// out of sync.
 	PlayerState   string `json:"player_state,omitempty"`
 	BufferPercent int    `json:"buffer_percent,omitempty"`
 }
@@ -36,27 +37,13 @@ type presenceMeta struct {
 // heartbeatExtra is the spec heartbeat plus what the members pane shows.
 type heartbeatExtra struct {
 	HeartbeatPayload
-	IsPlaying     bool    `json:"is_playing"`
-	OffsetMS      float64 `json:"offset_ms"`
-	RTTMS         float64 `json:"rtt_ms"`
-	Detached      bool    `json:"detached,omitempty"`
-	PlayerState   string  `json:"player_state,omitempty"`
-	BufferPercent int     `json:"buffer_percent,omitempty"`
-}
-
-// playerState is what presence and heartbeats say of a busy player.
-func busyState(r *Room) (state string, percent int) {
-	if r.player == nil {
-		return "", 0
-	}
-	st := r.player.State()
-	switch {
-	case st.Buffering:
-		return "buffering", st.BufferPercent
-	case st.Seeking || r.s.hold != nil && !r.s.hold.landed:
-		return "seeking", 0
-	}
-	return "", 0
+	IsPlaying bool    `json:"is_playing"`
+	OffsetMS  float64 `json:"offset_ms"`
+	RTTMS     float64 `json:"rtt_ms"`
+	Detached  bool    `json:"detached,omitempty"`
+	// PlayerState is ok, seeking, buffering, gone (mpv died) or none.
+	PlayerState   string `json:"player_state,omitempty"`
+	BufferPercent int    `json:"buffer_percent,omitempty"`
 }
 
 type memberInfo struct {
@@ -67,9 +54,12 @@ type memberInfo struct {
 	// web client): their presence has no joined_at, and they measure no
 	// offset themselves, so the room works it out from their reports.
 	specOnly bool
-	// reportedAt is when a spec-only member's position last changed in its
-	// presence, so the position can be carried forward while it plays.
+	// reportedAt is when a spec-only member last tracked its presence, so
+	// the position can be carried forward while it plays; ref is that
+	// track's phx_ref.
 	reportedAt time.Time
+	ref        string
+	liveness
 }
 
 // parsePresence reads one member's newest presence meta, whichever client
@@ -122,6 +112,10 @@ type state struct {
 	joined      bool // the channel is subscribed (ephemeral events flow)
 	media       MediaIdentity
 	conn        ConnState
+	rejoin      rejoinState
+	gone        bool         // our mpv died
+	tracked     presenceMeta // what we last tracked, and when
+	trackedAt   time.Time
 
 	// following
 	anchor    *anchor
@@ -174,12 +168,12 @@ func (r *Room) selfMeta() presenceMeta {
 	if r.player != nil {
 		st := r.player.State()
 		m.CurrentTime = round3(r.ownPosition(time.Now()))
-		m.IsPlaying = !st.Paused && st.Loaded
+		m.IsPlaying = !st.Paused && st.Loaded && !s.gone
 	}
+	m.PlayerState, m.BufferPercent = r.playerState()
 	off, ok := r.offsetToHost(time.Now())
 	m.OffsetMS = round1(off * 1000)
-	m.PlayerState, m.BufferPercent = busyState(r)
-	m.InSync = r.inSync(ok, off) || m.PlayerState != "" && !s.detached
+	m.InSync = r.inSync(ok, off) || busy(m.PlayerState) && !s.detached
 	m.RTTMS = round1(r.rttMS())
 	return m
 }
@@ -192,6 +186,9 @@ const SyncTolerance = 2.0
 
 // inSync is the spec's rule and not detached.
 func (r *Room) inSync(known bool, off float64) bool {
+	if r.s.gone {
+		return false // a dead mpv is no player, never in sync
+	}
 	if r.s.isHost() {
 		return true
 	}
@@ -225,6 +222,7 @@ func (r *Room) trackSoon() {
 		r.s.trackQueued = false
 		r.s.lastTrack = time.Now()
 		meta := r.selfMeta()
+		r.s.tracked, r.s.trackedAt = meta, r.s.lastTrack
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -256,21 +254,29 @@ func (r *Room) onPresence(_ context.Context) {
 			if s.synced && m.UserID != r.cfg.UserID {
 				r.notice("%s joined", m.Username)
 			}
+			mi.heardAt = now
 		} else if !mi.online && m.UserID != r.cfg.UserID {
-			r.notice("%s is back", m.Username)
+			if !mi.quietLeave {
+				r.notice("%s is back", m.Username)
+			}
+			mi.heardAt = now
 		}
-		if specOnly && (!ok || mi.reportedAt.IsZero() || mi.meta.CurrentTime != m.CurrentTime || mi.meta.IsPlaying != m.IsPlaying) {
-			mi.reportedAt = now
+		mi.quietLeave = false
+		mi.meta, mi.online, mi.lastSeen, mi.specOnly = m, true, now, specOnly
+		if ref := metas[len(metas)-1].Ref; specOnly && ref != mi.ref {
+			// A web member's 3 s presence track (each has its own ref) is
+			// its report and its heartbeat.
+			mi.ref, mi.reportedAt = ref, now
+			r.heard(m.UserID, mi, now)
 			if m.UserID == s.hostID && !s.isHost() {
 				r.onHostReport(m, now)
 			}
 		}
-		mi.meta, mi.online, mi.lastSeen, mi.specOnly = m, true, now, specOnly
 	}
 	for id, mi := range s.members {
 		if !seen[id] && mi.online && id != r.cfg.UserID {
 			mi.online = false
-			r.notice("%s left", mi.meta.Username)
+			r.memberLeft(mi, now)
 		}
 	}
 	for id, mi := range s.members {
@@ -325,42 +331,45 @@ func (r *Room) settleHost(first bool) {
 	case s.hostID == "":
 		// Nobody hosts: wait a little for a claim, then the earliest joined
 		// member takes it.
-		r.after(r.cfg.HostGrace, &s.electGen, r.electIfNoHost)
+		r.after(r.hostGrace(), &s.electGen, r.electIfNoHost)
 	default:
-		// The host vanished: give it HostGrace to come back.
-		r.after(r.cfg.HostGrace, &s.hostGoneGen, r.electSuccessor)
+		// The host vanished: give it HostGrace to come back (longer just
+		// after a reconnect, while everyone else is still rejoining).
+		r.after(r.hostGrace(), &s.hostGoneGen, r.electSuccessor)
 	}
 }
 
 func (r *Room) electIfNoHost() {
 	if r.s.hostID == "" {
-		r.electSuccessor()
+		r.elect("nobody was hosting")
 	}
 }
 
-// successor is the member every client elects when nobody hosts: among
-// online members with a player, the earliest joined (ties by user id); a
-// chat-only member only when nobody has a player. Spec-only (web) members
-// are never elected: their client cannot know it was, so the room would be
-// left without a host; they host by claiming (sync/control) instead.
+// successor is the member every client elects when nobody hosts: the
+// earliest-joined online member with a player (ties by user id); only when
+// nobody has one, the earliest-joined member. Spec-only (web) members are
+// never elected: their client cannot know it was, so the room would be left
+// without a host; they host by claiming (sync/control) instead.
 func (r *Room) successor() string {
-	best, bestRank, at := "", 2, math.Inf(1)
+	best, at, withPlayer := "", math.Inf(1), false
 	for id, mi := range r.s.members {
 		if !mi.online || mi.specOnly {
 			continue
 		}
-		rank := 1
-		if mi.meta.Media.Filename != "" {
-			rank = 0
+		wp := r.hasPlayer(id, mi)
+		if wp && !withPlayer {
+			best, at, withPlayer = "", math.Inf(1), true
 		}
-		if rank < bestRank || rank == bestRank && (mi.meta.JoinedAt < at || mi.meta.JoinedAt == at && id < best) {
-			best, bestRank, at = id, rank, mi.meta.JoinedAt
+		if wp == withPlayer && (mi.meta.JoinedAt < at || mi.meta.JoinedAt == at && id < best) {
+			best, at = id, mi.meta.JoinedAt
 		}
 	}
 	return best
 }
 
-func (r *Room) electSuccessor() {
+func (r *Room) electSuccessor() { r.elect("the host left") }
+
+func (r *Room) elect(why string) {
 	s := &r.s
 	if s.hostID != "" && s.members[s.hostID] != nil && s.members[s.hostID].online {
 		return
@@ -370,7 +379,7 @@ func (r *Room) electSuccessor() {
 		return
 	}
 	if next == r.cfg.UserID {
-		r.claimHost("the host left")
+		r.claimHost(why)
 		return
 	}
 	// Everyone computes the same successor; until its claim arrives we
@@ -506,9 +515,10 @@ func (r *Room) snapshot() Snapshot {
 		list = append(list, Member{
 			UserID: id, Username: m.Username, AvatarURL: m.AvatarURL,
 			IsHost: id == s.hostID, Online: mi.online, Position: m.CurrentTime, Playing: m.IsPlaying,
-			InSync: id == s.hostID || m.InSync && !m.Detached, OffsetMS: m.OffsetMS, Detached: m.Detached,
-			RTT:   time.Duration(m.RTTMS * float64(time.Millisecond)),
-			Media: m.Media, MediaMismatch: id != s.hostID && mediaMismatch(m.Media, hostMedia),
+			InSync: (id == s.hostID || m.InSync && !m.Detached) && !mi.silent && m.PlayerState != playerGoneState, OffsetMS: m.OffsetMS, Detached: m.Detached,
+			NotResponding: mi.silent,
+			RTT:           time.Duration(m.RTTMS * float64(time.Millisecond)),
+			Media:         m.Media, MediaMismatch: id != s.hostID && mediaMismatch(m.Media, hostMedia),
 			JoinedAt: time.UnixMilli(int64(m.JoinedAt)), PlayerState: m.PlayerState, BufferPercent: m.BufferPercent,
 		})
 	}

@@ -62,6 +62,7 @@ type Config struct {
 	PresenceInterval time.Duration // least time between presence tracks (6 s)
 	HostGrace        time.Duration // how long a vanished host is waited for (2 s)
 	WaitTimeout      time.Duration // how long a host's seek waits for everyone (5 s)
+	SilentAfter      time.Duration // heartbeats missing this long: "not responding" (7 s)
 	// NoWait turns wait for everyone off: after a host seek, everyone
 	// starts as soon as they land, the slow ones catching up.
 	NoWait bool
@@ -89,6 +90,7 @@ func (c *Config) defaults() {
 	// Long enough for an HD seek on a slow laptop or a short buffering
 	// stall; a member stuck longer is left to catch up on their own.
 	def(&c.WaitTimeout, 5*time.Second)
+	def(&c.SilentAfter, notRespondingAfter)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -118,6 +120,10 @@ type Room struct {
 
 	seenMu   sync.Mutex
 	seenChat map[string]bool
+	chat     chatCursor // the newest comment shown, and any catch-up in progress (under seenMu)
+	dedupe   PlaybackDedupe
+	control  controlRecorder
+	outbox   chatOutbox
 
 	storeMu sync.Mutex
 	noStore bool
@@ -249,7 +255,9 @@ func (r *Room) Run(ctx context.Context) error {
 		go r.loadHistory()
 	}
 	r.announceJoin()
-	r.publishSnapshot()
+	// A first heartbeat now, not in 3 s: the room judges a member's
+	// silence only once it has heard it, so it must hear it early.
+	r.sendHeartbeat()
 
 	heartbeat := time.NewTicker(r.cfg.HeartbeatEvery)
 	defer heartbeat.Stop()
@@ -272,12 +280,13 @@ func (r *Room) Run(ctx context.Context) error {
 		case ev, ok := <-playerEvents:
 			if !ok {
 				playerEvents = nil
-				r.notice("mpv has gone away; you can keep chatting")
+				r.playerGone()
 				continue
 			}
 			r.onPlayerEvent(ctx, ev)
 		case <-heartbeat.C:
 			r.sendHeartbeat()
+			r.retrackIfChanged(time.Now())
 		case <-anchor.C:
 			if r.s.isHost() && r.player != nil {
 				r.publishAnchor("tick")
@@ -286,6 +295,7 @@ func (r *Room) Run(ctx context.Context) error {
 			r.sendProbe()
 		case <-control.C:
 			r.controlTick()
+			r.checkLiveness(time.Now())
 		}
 	}
 }

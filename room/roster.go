@@ -25,9 +25,13 @@ type RosterMember struct {
 	// Client is "watchium" for our clients and "web" for a client that
 	// speaks only the spec (its sync is worked out from its reports).
 	Client string `json:"client"`
-	// PlayerState is "seeking" or "buffering" while the player is busy.
+	// PlayerState is ok, seeking, buffering, gone (its mpv died) or none.
 	PlayerState   string `json:"player_state,omitempty"`
 	BufferPercent int    `json:"buffer_percent,omitempty"`
+	// Responding is false for a member that reported nothing while we
+	// listened (no heartbeat; a web member: no presence): a dead link or
+	// a stopped process the server has not dropped yet.
+	Responding bool `json:"responding"`
 }
 
 // Roster is a room's member list for a client that watches without taking
@@ -54,6 +58,7 @@ type rosterEntry struct {
 	// stale is true while the only report is the presence state found on
 	// arrival: it was tracked up to a period ago.
 	stale bool
+	ref   string // the presence track the report came from
 }
 
 // NewRoster returns an empty roster.
@@ -73,7 +78,10 @@ func (r *Roster) Presence(st map[string][]realtime.Presence, now time.Time) {
 			e = &rosterEntry{stale: !r.primed}
 			r.members[m.UserID] = e
 		}
-		if e.reportedAt.IsZero() || m.CurrentTime != e.meta.CurrentTime || m.IsPlaying != e.meta.IsPlaying {
+		if ref := metas[len(metas)-1].Ref; ref != e.ref {
+			// A new track (each has its own ref): a report, even when it
+			// says the same as the last (a paused member).
+			e.ref = ref
 			e.pos, e.playing, e.reportedAt = m.CurrentTime, m.IsPlaying, now
 			e.synced, e.offsetMS = m.InSync, m.OffsetMS
 			e.stale = e.stale && !r.primed
@@ -108,9 +116,11 @@ func (r *Roster) Broadcast(b realtime.Broadcast) {
 
 // Reported reports whether every member has reported since the roster
 // first looked, so an onlooker knows its figures are current.
+// A paused web member is not waited for: it re-tracks nothing new, and
+// what it said still holds.
 func (r *Roster) Reported() bool {
 	for _, e := range r.members {
-		if e.stale {
+		if e.stale && !(e.specOnly && !e.playing) {
 			return false
 		}
 	}
@@ -153,6 +163,9 @@ func (r *Roster) Members(now time.Time) []RosterMember {
 			Detached: e.meta.Detached, Media: e.meta.Media.Filename, Client: "watchium",
 			PlayerState: e.meta.PlayerState, BufferPercent: e.meta.BufferPercent,
 		}
+		if e.meta.PlayerState == "gone" {
+			m.InSync, m.IsPlaying = false, false
+		}
 		if e.specOnly {
 			m.Client, m.InSync, m.OffsetMS = "web", false, 0
 			if h := r.members[host]; h != nil {
@@ -161,7 +174,12 @@ func (r *Roster) Members(now time.Time) []RosterMember {
 			}
 		}
 		if m.IsHost {
-			m.InSync, m.OffsetMS = true, 0
+			m.InSync, m.OffsetMS = e.meta.PlayerState != "gone", 0
+		}
+		// Web members send no heartbeats: while in presence, they are here.
+		m.Responding = !e.stale || e.specOnly
+		if !m.Responding {
+			m.InSync = false
 		}
 		rows = append(rows, m)
 	}

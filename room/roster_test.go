@@ -8,10 +8,12 @@ import (
 	"github.com/watchium/watchium-tui/realtime"
 )
 
-func presenceOf(metas map[string]string) map[string][]realtime.Presence {
+// presenceOf is a presence state; track names the round of tracks (each
+// track gets its own phx_ref).
+func presenceOf(track string, metas map[string]string) map[string][]realtime.Presence {
 	st := map[string][]realtime.Presence{}
 	for k, v := range metas {
-		st[k] = []realtime.Presence{{Ref: k, Data: json.RawMessage(v)}}
+		st[k] = []realtime.Presence{{Ref: k + track, Data: json.RawMessage(v)}}
 	}
 	return st
 }
@@ -19,7 +21,7 @@ func presenceOf(metas map[string]string) map[string][]realtime.Presence {
 func TestRosterWorksOutAWebMembersSync(t *testing.T) {
 	t0 := time.Now()
 	r := NewRoster()
-	r.Presence(presenceOf(map[string]string{
+	r.Presence(presenceOf("1", map[string]string{
 		"ana": `{"user_id":"ana","username":"ana","joined_at":1,"is_host":true,"current_time":10,"is_playing":true,"in_sync":true}`,
 		"web": `{"user_id":"web","current_time":3,"is_playing":true}`,
 	}), t0)
@@ -30,8 +32,8 @@ func TestRosterWorksOutAWebMembersSync(t *testing.T) {
 	hb, _ := json.Marshal(map[string]any{"type": "heartbeat", "room_id": "r", "timestamp": 1,
 		"payload": map[string]any{"user_id": "ana", "current_time": 40.0, "is_synced": true, "is_playing": true}})
 	r.Broadcast(realtime.Broadcast{Event: TypeHeartbeat, Payload: hb, At: t0.Add(time.Second)})
-	r.Presence(presenceOf(map[string]string{
-		"ana": `{"user_id":"ana","username":"ana","joined_at":1,"is_host":true,"current_time":10,"is_playing":true,"in_sync":true}`,
+	r.Presence(presenceOf("2", map[string]string{
+		"ana": `{"user_id":"ana","username":"ana","joined_at":1,"is_host":true,"current_time":40.5,"is_playing":true,"in_sync":true}`,
 		"web": `{"user_id":"web","current_time":40.5,"is_playing":true}`,
 	}), t0.Add(1500*time.Millisecond))
 	if !r.Reported() {
@@ -42,12 +44,13 @@ func TestRosterWorksOutAWebMembersSync(t *testing.T) {
 		t.Fatalf("host row: %+v", rows)
 	}
 	w := rows[1]
-	// web: 40.5 at 1.5 s → 41.0 at 2 s; host 40 at 1 s → 41 at 2 s.
+	// web: 40.5 at 1.5 s → 41.0 at 2 s; the host's heartbeat said 40 at
+	// 1 s and its track 40.5 at 1.5 s → 41 at 2 s.
 	if w.Client != "web" || w.CurrentTime != 41 || !w.InSync || w.OffsetMS != 0 || w.Username != "web" {
 		t.Fatalf("web row: %+v", w)
 	}
-	r.Presence(presenceOf(map[string]string{
-		"ana": `{"user_id":"ana","username":"ana","joined_at":1,"is_host":true,"current_time":10,"is_playing":true,"in_sync":true}`,
+	r.Presence(presenceOf("3", map[string]string{
+		"ana": `{"user_id":"ana","username":"ana","joined_at":1,"is_host":true,"current_time":41,"is_playing":true,"in_sync":true}`,
 		"web": `{"user_id":"web","current_time":30,"is_playing":false}`,
 	}), t0.Add(2*time.Second))
 	w = r.Members(t0.Add(3 * time.Second))[1]
@@ -60,12 +63,35 @@ func TestRosterNamesAWebHostFromTheStoredRoom(t *testing.T) {
 	r := NewRoster()
 	r.StoredHost = "web"
 	now := time.Now()
-	r.Presence(presenceOf(map[string]string{
+	metas := map[string]string{
 		"bob": `{"user_id":"bob","username":"bob","joined_at":1,"current_time":20,"in_sync":true}`,
 		"web": `{"user_id":"web","current_time":20.5}`,
-	}), now)
-	rows := r.Members(now)
-	if rows[0].UserID != "web" || !rows[0].IsHost || !rows[1].InSync {
+	}
+	r.Presence(presenceOf("1", metas), now)
+	// Nobody has reported since we looked: not responding, so not in sync.
+	if rows := r.Members(now); rows[0].UserID != "web" || !rows[0].IsHost || rows[1].Responding || rows[1].InSync {
+		t.Fatalf("before any report: %+v", rows)
+	}
+	r.Presence(presenceOf("2", metas), now.Add(time.Second)) // everyone tracks again
+	rows := r.Members(now.Add(time.Second))
+	if !r.Reported() || rows[0].UserID != "web" || !rows[0].IsHost || !rows[1].InSync || !rows[1].Responding {
 		t.Fatalf("rows: %+v", rows)
+	}
+}
+
+func TestRosterDeadPlayerIsNeverInSync(t *testing.T) {
+	r := NewRoster()
+	now := time.Now()
+	r.Presence(presenceOf("1", map[string]string{
+		"ana": `{"user_id":"ana","username":"ana","joined_at":1,"is_host":true}`,
+		"bob": `{"user_id":"bob","username":"bob","joined_at":2,"current_time":20,"in_sync":true,"is_playing":true}`,
+	}), now)
+	hb, _ := json.Marshal(map[string]any{"type": "heartbeat", "room_id": "r", "timestamp": 1,
+		"payload": map[string]any{"user_id": "bob", "current_time": 20.0, "is_synced": true, "is_playing": true, "player_state": "gone"}})
+	r.Broadcast(realtime.Broadcast{Event: TypeHeartbeat, Payload: hb, At: now})
+	for _, m := range r.Members(now) {
+		if m.UserID == "bob" && (m.InSync || m.IsPlaying || m.PlayerState != "gone" || !m.Responding) {
+			t.Fatalf("bob with a dead mpv: %+v", m)
+		}
 	}
 }

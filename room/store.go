@@ -148,6 +148,22 @@ func (r *Room) loadHistory() {
 	}
 }
 
+// CommentsSince is what a store offers for catching up after a rejoin:
+// the room's comments created at or after createdAt, oldest first.
+type CommentsSince interface {
+	CommentsSince(ctx context.Context, roomID, createdAt string, limit int) ([]Comment, error)
+}
+
+// CommentsSince reads comments created at or after createdAt, oldest first.
+func (s RESTStore) CommentsSince(ctx context.Context, roomID, createdAt string, limit int) ([]Comment, error) {
+	q := url.Values{"room_id": {"eq." + roomID}, "created_at": {"gte." + createdAt}, "order": {"created_at.asc"}, "limit": {strconv.Itoa(limit)}}
+	var rows []Comment
+	if err := s.C.Select(ctx, "comments", q, &rows); err != nil {
+		return nil, noStore(err)
+	}
+	return rows, nil
+}
+
 // disableStore falls back to broadcast-only chat when the server has no
 // tables.
 func (r *Room) disableStore(err error) {
@@ -171,20 +187,10 @@ func (r *Room) store() Store {
 // goroutine; the server's copy of the broadcast is dropped by followers as
 // a duplicate of ours (same epoch and sequence).
 func (r *Room) recordControl(action string, p PlaybackPayload) {
-	st := r.store()
-	if st == nil {
+	if r.store() == nil {
 		return
 	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := st.Control(ctx, r.cfg.RoomID, action, p); err != nil {
-			r.disableStore(err)
-			if !errors.Is(err, ErrNoStore) {
-				r.log.Warn("room: recording playback state", "action", action, "err", err)
-			}
-		}
-	}()
+	r.control.record(r, action, p)
 }
 
 // commentRow handles a comments INSERT from postgres_changes.

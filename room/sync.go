@@ -68,6 +68,9 @@ func (r *Room) ownPosition(now time.Time) float64 {
 		return 0
 	}
 	st := r.player.State()
+	if r.s.gone {
+		return st.Pos // a dead mpv's clock does not run
+	}
 	// The tracker lags the player when its events are still queued; then
 	// the player's own latest reading is the better one.
 	if st.Paused || st.Seeking || r.s.tracker.Latest().Before(st.PosAt) {
@@ -439,10 +442,10 @@ func (r *Room) sendHeartbeat() {
 		OffsetMS:         round1(off * 1000), RTTMS: round1(r.rttMS()), Detached: r.s.detached,
 	}
 	if r.player != nil {
-		hb.IsPlaying = !r.player.State().Paused
+		hb.IsPlaying = !r.player.State().Paused && !r.s.gone
 	}
-	hb.PlayerState, hb.BufferPercent = busyState(r)
-	hb.IsSynced = hb.IsSynced || hb.PlayerState != "" && !r.s.detached
+	hb.PlayerState, hb.BufferPercent = r.playerState()
+	hb.IsSynced = hb.IsSynced || busy(hb.PlayerState) && !r.s.detached
 	r.postEphemeral(TypeHeartbeat, hb)
 	r.publishSnapshot()
 }

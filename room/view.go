@@ -27,14 +27,18 @@ type Member struct {
 	OffsetMS float64
 	// Detached is true when the member paused or seeked their own mpv and is
 	// no longer following the host until they re-sync.
-	Detached      bool
+	Detached bool
+	// NotResponding is set once the member's heartbeats stopped (a dead
+	// link, a stopped process), before the server noticed.
+	NotResponding bool
+	// PlayerState is ok, seeking, buffering, gone (its mpv died) or none
+	// (chat only); empty for clients that do not say.
+	PlayerState   string
 	RTT           time.Duration
 	Media         MediaIdentity
 	MediaMismatch bool
 	JoinedAt      time.Time
-	// PlayerState is "seeking" or "buffering" while the member's player is
-	// busy, with how full its cache is when buffering.
-	PlayerState   string
+	// BufferPercent is how full a buffering member's cache is.
 	BufferPercent int
 }
 

@@ -50,7 +50,7 @@ type waitRound struct {
 func (r *Room) waitList() map[string]bool {
 	out := map[string]bool{}
 	for id, mi := range r.s.members {
-		if id != r.cfg.UserID && mi.online && !mi.specOnly && !mi.meta.Detached && mi.meta.Media.Filename != "" {
+		if id != r.cfg.UserID && mi.online && !mi.specOnly && !mi.silent && !mi.meta.Detached && r.hasPlayer(id, mi) && mi.meta.Media.Filename != "" {
 			out[id] = true
 		}
 	}
@@ -176,13 +176,13 @@ func (r *Room) holdPlayForBusy() bool {
 	if !s.waitForAll || s.round != nil {
 		return false
 	}
-	var busy []string
+	var waiting []string
 	for id := range r.waitList() {
-		if mi := s.members[id]; mi.meta.PlayerState != "" {
-			busy = append(busy, fmt.Sprintf("%s (%s)", mi.meta.Username, mi.meta.PlayerState))
+		if mi := s.members[id]; busy(mi.meta.PlayerState) {
+			waiting = append(waiting, fmt.Sprintf("%s (%s)", mi.meta.Username, mi.meta.PlayerState))
 		}
 	}
-	if len(busy) == 0 {
+	if len(waiting) == 0 {
 		return false
 	}
 	st := r.player.State()
@@ -190,7 +190,7 @@ func (r *Room) holdPlayForBusy() bool {
 		return false
 	}
 	s.round.landed = true // we are where we start from
-	sort.Strings(busy)
-	r.notice("holding playback: waiting for %s (/wait off to play regardless)", strings.Join(busy, ", "))
+	sort.Strings(waiting)
+	r.notice("holding playback: waiting for %s (/wait off to play regardless)", strings.Join(waiting, ", "))
 	return true
 }

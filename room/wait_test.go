@@ -93,7 +93,7 @@ func TestHostPlayHoldsForABufferingFollower(t *testing.T) {
 	f.player.set(func(s *playerState) { s.Buffering, s.BufferPercent = true, 43 })
 	f.player.events <- playerEvent(player.EventBuffering, 10)
 	waitCond(t, "alice sees bob buffering", func() bool {
-		m, ok := memberOf(t, h, "bob")
+		m, ok := memberOf(t, h.room, "bob")
 		return ok && m.PlayerState == "buffering" && m.BufferPercent == 43 && m.InSync
 	})
 	// Alice presses play in her mpv.

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -13,9 +15,18 @@ import (
 	"github.com/watchium/watchium-tui/realtime"
 )
 
-// sendQueue is how many frames may wait for a slow client (besides those
-// being written) before it is evicted.
-const sendQueue = 64
+// A client's send queue may grow past sendQueue only while its writer keeps
+// making progress: a burst (another member flooding before its rate limit
+// trips, a presence storm) must not cost a reader that is keeping up its
+// place. A genuinely slow reader is one whose queue stays full while nothing
+// is written for stallAfter; it is evicted, as is any queue beyond the hard
+// bounds, which cap the memory one reader can hold.
+const (
+	sendQueue     = 64
+	stallAfter    = 2 * time.Second
+	maxQueue      = 4096
+	maxQueueBytes = 8 << 20
+)
 
 type frame struct {
 	data   []byte
@@ -32,9 +43,11 @@ type conn struct {
 	done chan struct{}
 	once sync.Once
 
-	qmu     sync.Mutex
-	queue   []frame // waiting for the writer
-	writing bool    // a writeLoop is running
+	qmu        sync.Mutex
+	queue      []frame // waiting for the writer
+	queueBytes int
+	writing    bool         // a writeLoop is running
+	progress   atomic.Int64 // unix ns of the writer's last completed write (or its start)
 
 	// hmu serializes frame handling with the token-expiry timers, the
 	// only other goroutines that touch subs.
@@ -45,7 +58,6 @@ type conn struct {
 }
 
 func newConn(s *Server, ws *websocket.Conn, vsn string) *conn {
-	ws.SetReadLimit(s.cfg.MaxFrameBytes)
 	return &conn{
 		s: s, ws: ws, vsn: vsn,
 		done:   make(chan struct{}),
@@ -74,19 +86,42 @@ func (c *conn) enqueue(f frame) {
 		return
 	default:
 	}
-	if len(c.queue) >= sendQueue {
+	if c.tooSlowLocked(len(f.data)) {
 		c.qmu.Unlock()
-		c.s.log.Warn("server: evicting slow client", "remote", c.ws.RemoteAddr().String())
+		c.s.log.Warn("server: evicting slow client", "remote", c.ws.RemoteAddr().String(), "queued", len(c.queue))
 		go c.closeWith(websocket.CloseTryAgainLater, "client too slow")
 		return
 	}
 	c.queue = append(c.queue, f)
+	c.queueBytes += len(f.data)
 	start := !c.writing
 	c.writing = true
+	if start {
+		c.progress.Store(time.Now().UnixNano())
+	}
 	c.qmu.Unlock()
 	if start {
 		go c.writeLoop()
 	}
+}
+
+// backedUp reports whether the client is not reading what it is sent.
+func (c *conn) backedUp() bool {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	return len(c.queue) >= sendQueue/2
+}
+
+// tooSlowLocked decides whether adding n bytes to the queue evicts the
+// client (see sendQueue).
+func (c *conn) tooSlowLocked(n int) bool {
+	if len(c.queue) >= maxQueue || c.queueBytes+n > maxQueueBytes {
+		return true
+	}
+	if len(c.queue) < sendQueue {
+		return false
+	}
+	return time.Since(time.Unix(0, c.progress.Load())) > stallAfter
 }
 
 // writeLoop writes what is queued, batch by batch, and exits when the queue
@@ -96,6 +131,7 @@ func (c *conn) writeLoop() {
 		c.qmu.Lock()
 		batch := c.queue
 		c.queue = nil
+		c.queueBytes = 0
 		if len(batch) == 0 {
 			c.writing = false
 			c.qmu.Unlock()
@@ -117,6 +153,7 @@ func (c *conn) writeLoop() {
 				c.closeWith(websocket.CloseAbnormalClosure, "write failed")
 				return
 			}
+			c.progress.Store(time.Now().UnixNano())
 		}
 	}
 }
@@ -133,16 +170,65 @@ func (c *conn) readLoop() {
 	}()
 	for {
 		_ = c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
-		kind, data, err := c.ws.ReadMessage()
+		kind, data, err := c.readFrame()
+		if errors.Is(err, errFrameTooBig) {
+			c.s.log.Warn("server: frame over limit", "limit", c.s.cfg.MaxFrameBytes)
+			c.closeTooBig()
+			return
+		}
 		if err != nil {
-			if errors.Is(err, websocket.ErrReadLimit) {
-				c.s.log.Warn("server: frame over limit", "limit", c.s.cfg.MaxFrameBytes)
-			}
 			return
 		}
 		c.handleFrame(kind, data)
 	}
 }
+
+var errFrameTooBig = errors.New("frame over the limit")
+
+// readFrame reads one message, refusing any over MaxFrameBytes. The limit is
+// ours rather than gorilla's so the close can say why (gorilla's 1009 has
+// no reason).
+func (c *conn) readFrame() (int, []byte, error) {
+	kind, rd, err := c.ws.NextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	limit := c.s.cfg.MaxFrameBytes
+	data, err := io.ReadAll(io.LimitReader(rd, limit+1))
+	if err != nil {
+		return 0, nil, err
+	}
+	if int64(len(data)) > limit {
+		return 0, nil, errFrameTooBig
+	}
+	return kind, data, nil
+}
+
+// closeTooBig closes with 1009 and a reason, then lingers reading (and
+// dropping) what the client still sends, so the close frame reaches it
+// instead of a reset from closing a socket with unread data.
+func (c *conn) closeTooBig() {
+	c.once.Do(func() {
+		msg := fmt.Sprintf("frame too large: the limit is %d bytes", c.s.cfg.MaxFrameBytes)
+		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseMessageTooBig, msg), time.Now().Add(time.Second))
+		close(c.done)
+		_ = c.ws.SetReadDeadline(time.Now().Add(closeLinger))
+		for {
+			_, rd, err := c.ws.NextReader()
+			if err != nil {
+				break
+			}
+			if _, err := io.Copy(io.Discard, rd); err != nil {
+				break
+			}
+		}
+		_ = c.ws.Close()
+	})
+}
+
+// closeLinger bounds how long a connection closed for a too-large frame
+// keeps draining the client's data.
+const closeLinger = 2 * time.Second
 
 // handleFrame decodes and handles one frame. It is kept out of readLoop so
 // that readLoop's own stack frame stays small: an idle connection, parked
@@ -210,6 +296,12 @@ func (c *conn) handle(m realtime.Message) {
 	}
 	sub := c.subs[m.Topic]
 	if sub == nil {
+		if (m.Event == realtime.EventBroadcast || m.Event == realtime.EventPresence) && c.backedUp() {
+			// A client still flooding a channel that was closed for it,
+			// without reading: an error per frame would only fill its own
+			// queue until it is evicted, and bury the system message.
+			return
+		}
 		if m.Event != realtime.EventLeave {
 			c.reply(m, "error", map[string]string{"reason": "unmatched topic: join " + m.Topic + " first"})
 		} else {
@@ -227,10 +319,18 @@ func (c *conn) handle(m realtime.Message) {
 			c.rateLimited(sub, "Too many messages per second")
 			return
 		}
+		if !sub.room.allow(c.s.cfg.RoomEventsPerSecond) {
+			c.reply(m, "error", map[string]string{"reason": "RoomRateLimited: too many messages per second in this room"})
+			return
+		}
 		c.broadcast(sub, m)
 	case realtime.EventPresence:
 		if !c.allow() {
 			c.rateLimited(sub, "Too many presence messages per second")
+			return
+		}
+		if !sub.room.allow(c.s.cfg.RoomEventsPerSecond) {
+			c.reply(m, "error", map[string]string{"reason": "RoomRateLimited: too many messages per second in this room"})
 			return
 		}
 		c.presence(sub, m)

@@ -65,6 +65,29 @@ type room struct {
 	mu       sync.Mutex
 	subs     map[*subscription]struct{}
 	presence map[string][]*presenceMeta
+
+	rateMu sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+// allow spends one event from the room's token bucket (rate events per
+// second, burst of as many).
+func (r *room) allow(rate int) bool {
+	r.rateMu.Lock()
+	defer r.rateMu.Unlock()
+	now := time.Now()
+	if r.last.IsZero() {
+		r.tokens = float64(rate)
+	} else {
+		r.tokens = min(float64(rate), r.tokens+now.Sub(r.last).Seconds()*float64(rate))
+	}
+	r.last = now
+	if r.tokens < 1 {
+		return false
+	}
+	r.tokens--
+	return true
 }
 
 // outgoing is one message to fan out, encoded at most once per wire format.

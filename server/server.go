@@ -35,6 +35,11 @@ type Config struct {
 	// may send per second, with a burst of twice that (default 100). Beyond it
 	// the channel gets a system error and is closed, as on Supabase.
 	EventsPerSecond int
+	// RoomEventsPerSecond bounds the broadcast and presence events one room
+	// takes from all its members together (default 1000, with a burst of as
+	// many), so several senders cannot together flood everyone's queues.
+	// Beyond it an event is refused with an error reply; nobody is closed.
+	RoomEventsPerSecond int
 	// IdleTimeout drops a connection that sends nothing, not even a
 	// heartbeat, for this long (default 60 s).
 	IdleTimeout time.Duration
@@ -83,6 +88,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.EventsPerSecond <= 0 {
 		cfg.EventsPerSecond = 100
+	}
+	if cfg.RoomEventsPerSecond <= 0 {
+		cfg.RoomEventsPerSecond = 1000
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 60 * time.Second

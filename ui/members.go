@@ -195,6 +195,12 @@ func memberParts(st Styles, mem room.Member) []string {
 	if mem.Detached {
 		parts = append(parts, st.Warning.Render("detached"))
 	}
+	if mem.NotResponding {
+		parts = append(parts, st.Warning.Render("not responding"))
+	}
+	if mem.PlayerState == "gone" {
+		parts = append(parts, st.Warning.Render("no mpv"))
+	}
 	if mem.RTT > 0 {
 		parts = append(parts, st.Dim.Render("rtt "+formatRTT(mem.RTT)))
 	}

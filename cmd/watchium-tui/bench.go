@@ -24,7 +24,7 @@ func newBenchCmd() *cobra.Command {
 		Long: `Benchmarks that run entirely on loopback (127.0.0.1) and print a table.
 They start their own server, mpv players and clients, and stop them when done.`,
 	}
-	cmd.AddCommand(newBenchSyncCmd(), newBenchSeeksCmd(), newBenchChatCmd(), newBenchFanoutCmd())
+	cmd.AddCommand(newBenchSyncCmd(), newBenchSeeksCmd(), newBenchChatCmd(), newBenchFanoutCmd(), newBenchFaultsCmd())
 	return cmd
 }
 

@@ -101,7 +101,7 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 	note(demoIntro)
 	d.StartScript()
 
-	err = runTUI(ctx, host, demoRoom, joinFlags{globalFlags: globalFlags{server: d.URL, name: f.name}}, notes)
+	err = runTUI(ctx, host, demoRoom, joinFlags{globalFlags: globalFlags{server: d.URL, name: f.name}}, notes, nil, nil)
 	cancel()
 	if cerr := d.Close(); err == nil && cerr != nil {
 		err = cerr

@@ -41,7 +41,13 @@ visible jump. --host claims the host role when nobody holds it; if nobody
 claims it, the earliest member to join hosts.
 
 --headless runs without the terminal UI and prints every room event as one
-JSON line on stdout, for scripts and bots; it stops cleanly on SIGINT/SIGTERM.
+JSON line on stdout, for scripts and bots, including the connection's state:
+{"type":"connection","state":"connecting|open|reconnecting|closed","attempt":N,"reason":…}.
+It stops cleanly on SIGINT/SIGTERM.
+
+If the mpv started by --media is killed or crashes, join says so and exits 1;
+quitting mpv yourself leaves the room and exits 0. An mpv given with
+--mpv-socket is yours: if it goes away, join stays for chat.
 
 If --server points at this machine and nothing answers there, the embedded
 server is started inside this process, so a first run just works.`,
@@ -157,30 +163,58 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 		mpvDone = p.Done()
 	}
 
+	var launched *player.MPV
+	if f.media != "" {
+		launched = p
+	}
 	if f.headless {
-		err = runHeadless(ctx, cmd.OutOrStdout(), stderr, r, notes, mpvDone, f.media != "")
+		err = runHeadless(ctx, cmd.OutOrStdout(), stderr, r, notes, mpvDone, launched)
 	} else {
-		err = runTUI(ctx, r, roomID, f, notes)
+		err = runTUI(ctx, r, roomID, f, notes, mpvDone, launched)
 	}
 	cancel()
 	<-runDone
 	return err
 }
 
+// mpvEnded decides what a join does when the mpv it started (--media) goes
+// away: quit by the person, the join leaves and exits 0; killed or crashed,
+// it says so and exits non-zero, so a script or supervisor notices. (An mpv
+// given with --mpv-socket is the person's own: the join stays for chat.)
+func mpvEnded(m *player.MPV, stderr io.Writer) error {
+	exitErr, ok := m.ProcessExit(2 * time.Second)
+	if ok && exitErr == nil {
+		fmt.Fprintln(stderr, "mpv was closed; leaving the room")
+		return nil
+	}
+	why := "its connection closed"
+	if exitErr != nil {
+		why = exitErr.Error()
+	}
+	return fmt.Errorf("mpv died (%s); leaving the room. Join again to start a new one", why)
+}
+
 // runHeadless prints room events as JSON lines until ctx ends (or the mpv
-// we started is closed by the person).
-func runHeadless(ctx context.Context, stdout, stderr io.Writer, r *room.Room, notes <-chan string, mpvDone <-chan struct{}, launched bool) error {
+// we started goes away).
+func runHeadless(ctx context.Context, stdout, stderr io.Writer, r *room.Room, notes <-chan string, mpvDone <-chan struct{}, launched *player.MPV) error {
 	out := &jsonLines{w: stdout}
+	// The socket closes after the room is left, when nothing prints any
+	// more: say so here, so a bot sees every session end.
+	closed := func(reason string) {
+		out.print(connectionLine(room.ConnectionChanged{ConnState: room.ConnState{State: "closed", Reason: reason}, At: time.Now()}))
+	}
 	for {
 		select {
 		case <-ctx.Done():
+			closed("left the room")
 			return nil
 		case n := <-notes:
 			fmt.Fprintln(stderr, n)
 		case <-mpvDone:
-			if launched {
-				fmt.Fprintln(stderr, "mpv was closed; leaving the room")
-				return nil
+			if launched != nil {
+				err := mpvEnded(launched, stderr)
+				closed("mpv went away")
+				return err
 			}
 			mpvDone = nil
 		case ev, ok := <-r.Events():
@@ -201,21 +235,43 @@ func runHeadless(ctx context.Context, stdout, stderr io.Writer, r *room.Room, no
 				}
 			case room.Notice:
 				out.print(map[string]any{"type": "notice", "text": e.Text, "timestamp": e.At.UnixMilli()})
+			case room.ConnectionChanged:
+				out.print(connectionLine(e))
 			}
 		}
 	}
 }
 
+// connectionLine is the headless form of a connection change:
+// {"type":"connection","state":"connecting|open|reconnecting|closed","attempt":N,"reason":…}.
+func connectionLine(e room.ConnectionChanged) map[string]any {
+	line := map[string]any{"type": "connection", "state": e.State, "attempt": e.Attempt, "timestamp": e.At.UnixMilli()}
+	if e.Reason != "" {
+		line["reason"] = e.Reason
+	}
+	return line
+}
+
 // runTUI runs the terminal UI; one goroutine forwards room events to it.
-func runTUI(ctx context.Context, r *room.Room, roomID string, f joinFlags, notes <-chan string) error {
+func runTUI(ctx context.Context, r *room.Room, roomID string, f joinFlags, notes <-chan string, mpvDone <-chan struct{}, launched *player.MPV) error {
 	root := ui.New(ui.Options{
 		Controller: r, RoomID: roomID, Server: f.server, SelfName: f.name,
 		NoColor: os.Getenv("NO_COLOR") != "",
 	})
 	prog := tea.NewProgram(root, tea.WithContext(ctx))
+	if launched == nil {
+		mpvDone = nil
+	}
+	var mpvErr error
+	mpvGone := make(chan struct{})
 	go func() {
 		for {
 			select {
+			case <-mpvDone:
+				mpvErr = mpvEnded(launched, io.Discard)
+				close(mpvGone)
+				prog.Quit()
+				return
 			case n := <-notes:
 				prog.Send(room.Notice{Text: n, At: time.Now()})
 			case ev, ok := <-r.Events():
@@ -223,11 +279,19 @@ func runTUI(ctx context.Context, r *room.Room, roomID string, f joinFlags, notes
 					prog.Quit()
 					return
 				}
+				if _, conn := ev.(room.ConnectionChanged); conn {
+					continue // the status bar shows it from the snapshot
+				}
 				prog.Send(ev)
 			}
 		}
 	}()
 	_, err := prog.Run()
+	select {
+	case <-mpvGone:
+		return mpvErr
+	default:
+	}
 	if errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, context.Canceled) {
 		return nil
 	}

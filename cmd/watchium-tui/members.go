@@ -14,10 +14,10 @@ import (
 	"github.com/watchium/watchium-tui/room"
 )
 
-// onlookerWait bounds how long members listens for fresh reports: a web
-// member tracks its position every 3 s and ours beat every 3 s, so one
-// period and a margin hears from everyone.
-const onlookerWait = 3500 * time.Millisecond
+// heartbeatWindow is how long members listens for the 3-second heartbeats,
+// which carry what presence (re-tracked at most every 6 s) may not have
+// caught up with yet.
+const heartbeatWindow = 3500 * time.Millisecond
 
 func newMembersCmd() *cobra.Command {
 	var g globalFlags
@@ -27,7 +27,9 @@ func newMembersCmd() *cobra.Command {
 		Short: "List who is in a room, who hosts, and who is in sync",
 		Long: `Looks into ROOM (without appearing in it) and lists its members: the host,
 each member's position, whether they play or pause, and whether they are in
-sync (within 2 s of the host, and following it) with their measured offset.`,
+sync (within 2 s of the host, and following it) with their measured offset.
+It listens for one round of heartbeats (3.5 s) so what it prints is at most
+one heartbeat old; a member that sent none is shown as not responding.`,
 		Example: `  watchium-tui members movie
   watchium-tui members movie --json | jq '.[] | select(.in_sync | not) | .username'`,
 		Args: cobra.ExactArgs(1),
@@ -72,10 +74,10 @@ sync (within 2 s of the host, and following it) with their measured offset.`,
 				return err
 			}
 			defer closeFn()
-			// Our members report their own sync; a web member's is worked
-			// out from its reports, so with one in the room wait until
-			// everyone has reported since we looked in.
-			settle := time.NewTimer(onlookerWait)
+			// Presence may be a period old: listen until every member has
+			// reported since we looked in (a heartbeat; a web member's
+			// next presence), or for one round of heartbeats.
+			settle := time.NewTimer(heartbeatWindow)
 			defer settle.Stop()
 			for ready := false; !ready; {
 				select {
@@ -89,7 +91,7 @@ sync (within 2 s of the host, and following it) with their measured offset.`,
 					return fmt.Errorf("the server sent no presence for room %q", roomID)
 				}
 				mu.Lock()
-				if synced && (!roster.HasSpecOnly() || roster.Reported()) {
+				if synced && roster.Reported() {
 					ready = true
 				}
 				mu.Unlock()
@@ -121,6 +123,12 @@ sync (within 2 s of the host, and following it) with their measured offset.`,
 				}
 				if r.Detached {
 					sync = "✗ detached"
+				}
+				if !r.Responding {
+					sync = "✗ not responding"
+				}
+				if r.PlayerState == "gone" {
+					state = "no mpv"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%+.0f ms\t%.0f ms\n", r.Username, role, room.ClockString(r.CurrentTime), state, sync, r.OffsetMS, r.RTTMS)
 			}

@@ -51,6 +51,8 @@ func newTailCmd() *cobra.Command {
 			cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			defer cancel()
 			out := &jsonLines{w: cmd.OutOrStdout()}
+			var dedupe room.PlaybackDedupe
+			leaves := newLeaveWatch(roomID, out)
 			printEvent := func(b realtime.Broadcast) {
 				env, err := room.DecodeBroadcast(b)
 				if err != nil || !room.IsSpecType(env.Type) {
@@ -62,9 +64,21 @@ func newTailCmd() *cobra.Command {
 				if env.Type == room.TypeHeartbeat && !heartbeats {
 					return
 				}
+				// The host's play and the server's sync/control copy of it
+				// are one event.
+				if dedupe.Seen(env) {
+					return
+				}
+				if env.Type == room.TypeMemberLeft {
+					leaves.announced(env)
+				}
 				out.print(env)
 			}
-			_, closeFn, err := subscribeRoom(cctx, cmd, g, roomID, realtime.ChannelConfig{}, func(ch *realtime.Channel) { ch.OnBroadcast("*", printEvent) })
+			_, closeFn, err := subscribeRoom(cctx, cmd, g, roomID, realtime.ChannelConfig{}, func(ch *realtime.Channel) {
+				ch.OnBroadcast("*", printEvent)
+				leaves.ch = ch
+				ch.OnPresenceLeave(leaves.left)
+			})
 			if err != nil {
 				return err
 			}
@@ -76,4 +90,70 @@ func newTailCmd() *cobra.Command {
 	addServerFlags(cmd, &g)
 	cmd.Flags().BoolVar(&heartbeats, "heartbeats", false, "also print the 3-second heartbeat events")
 	return cmd
+}
+
+// leaveGrace is how long a member must stay absent from presence before
+// tail reports it as having left: a member reconnecting (or everyone, after
+// a server restart) is back well within it.
+const leaveGrace = 5 * time.Second
+
+// leaveWatch turns a member vanishing from presence without saying
+// goodbye (a crashed or killed client) into a member_left line, once, and
+// only if it stays away; members that leave cleanly announce it themselves.
+type leaveWatch struct {
+	roomID string
+	out    *jsonLines
+	ch     *realtime.Channel
+
+	mu    sync.Mutex
+	said  map[string]time.Time // user ids whose member_left was printed
+	timer map[string]*time.Timer
+}
+
+func newLeaveWatch(roomID string, out *jsonLines) *leaveWatch {
+	return &leaveWatch{roomID: roomID, out: out, said: map[string]time.Time{}, timer: map[string]*time.Timer{}}
+}
+
+func (l *leaveWatch) announced(env room.Envelope) {
+	var p room.MemberPayload
+	if json.Unmarshal(env.Payload, &p) != nil || p.UserID == "" {
+		return
+	}
+	l.mu.Lock()
+	l.said[p.UserID] = time.Now()
+	l.mu.Unlock()
+}
+
+func (l *leaveWatch) left(key string, current, left []realtime.Presence) {
+	if len(current) > 0 || len(left) == 0 {
+		return
+	}
+	var who room.MemberPayload
+	_ = json.Unmarshal(left[len(left)-1].Data, &who)
+	if who.UserID == "" {
+		who.UserID = key
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t := l.timer[key]; t != nil {
+		t.Stop()
+	}
+	l.timer[key] = time.AfterFunc(leaveGrace, func() {
+		if len(l.ch.PresenceState()[key]) > 0 {
+			return // back
+		}
+		l.mu.Lock()
+		said, ok := l.said[who.UserID]
+		delete(l.timer, key)
+		if ok && time.Since(said) < 2*leaveGrace {
+			l.mu.Unlock()
+			return
+		}
+		l.said[who.UserID] = time.Now()
+		l.mu.Unlock()
+		env, err := room.NewEnvelope(room.TypeMemberLeft, l.roomID, room.MemberPayload{UserID: who.UserID, Username: who.Username, AvatarURL: who.AvatarURL}, time.Now())
+		if err == nil {
+			l.out.print(env)
+		}
+	})
 }
