@@ -34,6 +34,9 @@ type SeekResult struct {
 	Within   Stats // host seek command → every follower within 0.2 s of the host
 	Settled  Stats // → everyone done seeking and within one frame, three samples in a row
 	After    Stats // |follower − host| from settled to 10 s after the seek
+	// Excess is settled minus the host's own landing, seek by seek: what
+	// the room adds to the host's decode time, whatever the machine's load.
+	Excess Stats
 	// How followers' seek-aheads went, summed over followers.
 	Seeks, Retries, LateStarts int
 	Converge                   float64 // ms for a follower playing 1.5 s behind to come within one frame
@@ -113,7 +116,7 @@ func RunSeeks(ctx context.Context, cfg SeekConfig) (SeekResult, error) {
 	for _, f := range fols {
 		fps = append(fps, f.mpv)
 	}
-	res.HostSeek, res.Within, res.Settled, res.After = measureSeeks(ctx, host.mpv, fps, duration, cfg.Seeks, logf)
+	res.HostSeek, res.Within, res.Settled, res.After, res.Excess = measureSeeks(ctx, host.mpv, fps, duration, cfg.Seeks, logf)
 	for _, f := range fols {
 		if s, err := f.room.Snapshot(ctx); err == nil {
 			res.Seeks += s.Sync.Seeks
@@ -153,8 +156,8 @@ type seekPlayer interface {
 
 // measureSeeks seeks the host to random places while everyone plays and
 // samples all positions every seekSample.
-func measureSeeks(ctx context.Context, host seekPlayer, fols []seekPlayer, duration float64, seeks int, logf func(string, ...any)) (hostSeek, within, settled, after Stats) {
-	var hostSeekMS, withinMS, settledMS, afterMS []float64
+func measureSeeks(ctx context.Context, host seekPlayer, fols []seekPlayer, duration float64, seeks int, logf func(string, ...any)) (hostSeek, within, settled, after, excess Stats) {
+	var hostSeekMS, withinMS, settledMS, afterMS, excessMS []float64
 	for i := 0; i < seeks && ctx.Err() == nil; i++ {
 		target := 20 + rand.Float64()*(duration-60)
 		start := time.Now()
@@ -216,11 +219,14 @@ func measureSeeks(ctx context.Context, host seekPlayer, fols []seekPlayer, durat
 		}
 		if !settledAt.IsZero() {
 			settledMS = append(settledMS, ms(settledAt.Sub(start)))
+			if !hostLanded.IsZero() {
+				excessMS = append(excessMS, ms(settledAt.Sub(hostLanded)))
+			}
 		} else {
 			logf("  seek %d to %.1f s never settled within %v", i+1, target, seekWindow)
 		}
 	}
-	return summarize(hostSeekMS), summarize(withinMS), summarize(settledMS), summarize(afterMS)
+	return summarize(hostSeekMS), summarize(withinMS), summarize(settledMS), summarize(afterMS), summarize(excessMS)
 }
 
 func ms(d time.Duration) float64 { return d.Seconds() * 1000 }
@@ -236,6 +242,7 @@ func FormatSeekTable(w io.Writer, rs []SeekResult) {
 		row("host's own seek (command → landed)", r.HostSeek)
 		row("host seek → followers within 0.2 s", r.Within)
 		row("host seek → settled (within 60 ms ×3)", r.Settled)
+		row("settled − host's own landing", r.Excess)
 		row("|follower − host| after settling, 10 s", r.After)
 		fmt.Fprintf(w, "%-44s %d seeks, %d went again, %d started late\n", "followers' seek-aheads", r.Seeks, r.Retries, r.LateStarts)
 		if r.ConvergeErr != "" {
@@ -261,6 +268,7 @@ func FormatSeekComparison(w io.Writer, ours, theirs []SeekResult) {
 		row("host's own seek", o.HostSeek, t.HostSeek)
 		row("seek → within 0.2 s", o.Within, t.Within)
 		row("seek → settled (60 ms, ×3)", o.Settled, t.Settled)
+		row("settled − host's own landing", o.Excess, t.Excess)
 		row("|offset| after settling", o.After, t.After)
 		fmt.Fprintf(w, "%-40s %8d of %-3d %8d of %-3d\n", "seeks that settled within 10 s", o.Settled.N, o.HostSeek.N, t.Settled.N, t.HostSeek.N)
 	}
