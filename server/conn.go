@@ -362,6 +362,7 @@ func (c *conn) leave(sub *subscription) {
 		r.fanout(diff)
 	}
 	c.s.dropRoomIfEmpty(r)
+	c.s.memberLeft(sub.topic, sub.UserID())
 }
 
 // flexBool accepts true/false and "true"/"false", as Supabase does.

@@ -149,6 +149,13 @@ func (c *conn) broadcast(sub *subscription, m realtime.Message) {
 		}
 		return
 	}
+	m, refusal := c.s.checkBroadcast(sub, m)
+	if refusal != "" {
+		// Not delivered; the sender hears why, whether it asked for acks
+		// or not (realtime-js hands it to the push's error callback).
+		c.reply(m, "error", map[string]string{"reason": refusal})
+		return
+	}
 	out := &outgoing{msg: realtime.Message{
 		Topic: m.Topic, Event: realtime.EventBroadcast, Payload: m.Payload,
 		Binary: m.Binary, UserEvent: m.UserEvent, UserEnc: m.UserEnc, UserPayload: m.UserPayload,

@@ -48,8 +48,11 @@ type Config struct {
 	// verifies access tokens with its secret (and JWKS). Without it every
 	// JWT is refused (there is nothing to verify it with) and clients are
 	// the anon role.
-	Auth   *auth.Service
-	Logger *slog.Logger
+	Auth *auth.Service
+	// HostGrace is how long a room's host may be gone before the server
+	// elects its successor (default 2 s, as the clients wait).
+	HostGrace time.Duration
+	Logger    *slog.Logger
 }
 
 // Server is an http.Handler serving the Realtime endpoints.
@@ -71,6 +74,8 @@ type Server struct {
 
 	pgMu   sync.Mutex
 	pgSubs map[*subscription]struct{}
+
+	hosts hosts
 }
 
 // New returns a server with cfg.
@@ -101,6 +106,7 @@ func New(cfg Config) *Server {
 		conns:   map[*conn]struct{}{},
 		started: time.Now(),
 		pgSubs:  map[*subscription]struct{}{},
+		hosts:   hosts{by: map[string]*hostState{}},
 	}
 	if cfg.Auth != nil {
 		s.verifier = cfg.Auth.Verifier()
