@@ -380,6 +380,14 @@ func (s *Server) checkHTTPBroadcast(uid, topic, event string, payload json.RawMe
 		inner = nil
 	}
 	topic = "realtime:" + strings.TrimPrefix(topic, "realtime:")
+	if id, ok := roomIDOf(topic); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		allowed, err := s.canEnter(ctx, uid, id)
+		cancel()
+		if err != nil || !allowed {
+			return payload, fmt.Sprintf(msgNotMember, id, id)
+		}
+	}
 	inner, changed, reason := s.checkEvent(topic, uid, event, inner)
 	if reason != "" || !changed {
 		return payload, reason

@@ -295,6 +295,10 @@ func (c *conn) join(m realtime.Message) {
 		c.reply(m, "error", map[string]string{"reason": joinRefusal(err)})
 		return
 	}
+	if refusal := c.s.joinAllowed(m.Topic, claims); refusal != "" {
+		c.reply(m, "error", map[string]string{"reason": refusal})
+		return
+	}
 	cfg := p.Config
 	joinRef := m.JoinRef
 	if joinRef == "" {

@@ -196,6 +196,9 @@ func (s *Server) mayAct(claims *auth.Claims, owner string) bool {
 func (s *Server) mayWrite(ctx context.Context, claims *auth.Claims, table string, rows []store.Row) error {
 	uid := claims.UserID()
 	for _, row := range rows {
+		if err := noAccessColumns(table, row); err != nil {
+			return err
+		}
 		switch {
 		case ownedTables[table]:
 			if v, _ := row["user_id"].(string); !s.mayAct(claims, v) {
@@ -233,6 +236,9 @@ func (s *Server) mayChange(ctx context.Context, claims *auth.Claims, table strin
 	} else if !ownedTables[table] {
 		return nil
 	}
+	if err := noAccessColumns(table, set); err != nil {
+		return err
+	}
 	if v, ok := set[owner].(string); ok && !s.mayAct(claims, v) && table != "rooms" {
 		return rlsError(table, owner+" must be your own")
 	}
@@ -246,6 +252,20 @@ func (s *Server) mayChange(ctx context.Context, claims *auth.Claims, table strin
 				return rlsError(table, "only the room's host changes it (or play, pause and seek through /functions/v1/sync/control)")
 			}
 			return rlsError(table, "you may change only your own rows")
+		}
+	}
+	return nil
+}
+
+// noAccessColumns keeps who may enter a room out of REST's reach: rooms
+// become private only through create_private_room.
+func noAccessColumns(table string, row store.Row) error {
+	if table != "rooms" {
+		return nil
+	}
+	for _, col := range []string{"is_private", "owner_user_id"} {
+		if _, ok := row[col]; ok {
+			return rlsError(table, col+" is set by create_private_room, not over REST")
 		}
 	}
 	return nil

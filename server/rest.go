@@ -144,11 +144,16 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		rows, err = st.Select(ctx, table, q)
+		if rows, err = st.Select(ctx, table, q); err == nil {
+			rows = s.readable(ctx, claims.UserID(), rows)
+		}
 	case http.MethodPost:
 		var in []store.Row
 		if in, err = readRows(w, r, s.cfg.MaxFrameBytes); err == nil {
 			if err = s.mayWrite(ctx, claims, table, in); err == nil {
+				err = s.mayPost(ctx, claims.UserID(), table, in)
+			}
+			if err == nil {
 				rows, changes, err = st.Insert(ctx, table, in, prefers(r, "resolution=merge-duplicates"))
 				status = http.StatusCreated
 			}
@@ -258,6 +263,10 @@ func (s *Server) serveSyncControl(w http.ResponseWriter, r *http.Request) {
 	}
 	if claims.UserID() == "" && s.isUser(req.UserID) {
 		writeJSONError(w, http.StatusForbidden, "user_id "+req.UserID+" is a signed-in user: sign in as yourself")
+		return
+	}
+	if ok, err := s.canEnter(r.Context(), claims.UserID(), req.RoomID); err != nil || !ok {
+		writeJSONError(w, http.StatusForbidden, fmt.Sprintf(msgNotMember, req.RoomID, req.RoomID))
 		return
 	}
 	set := store.Row{"current_playback_time": *req.CurrentTime, "host_user_id": req.UserID}

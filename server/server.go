@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -49,6 +50,10 @@ type Config struct {
 	// JWT is refused (there is nothing to verify it with) and clients are
 	// the anon role.
 	Auth *auth.Service
+	// InviteKey derives private rooms' invite codes (keep it stable across
+	// restarts, or codes change; serve derives it from the JWT secret).
+	// Default: random for this process.
+	InviteKey []byte
 	// HostGrace is how long a room's host may be gone before the server
 	// elects its successor (default 2 s, as the clients wait).
 	HostGrace time.Duration
@@ -75,7 +80,8 @@ type Server struct {
 	pgMu   sync.Mutex
 	pgSubs map[*subscription]struct{}
 
-	hosts hosts
+	hosts     hosts
+	inviteKey []byte
 }
 
 // New returns a server with cfg.
@@ -108,6 +114,11 @@ func New(cfg Config) *Server {
 		pgSubs:  map[*subscription]struct{}{},
 		hosts:   hosts{by: map[string]*hostState{}},
 	}
+	s.inviteKey = cfg.InviteKey
+	if len(s.inviteKey) == 0 {
+		s.inviteKey = make([]byte, 32)
+		_, _ = rand.Read(s.inviteKey)
+	}
 	if cfg.Auth != nil {
 		s.verifier = cfg.Auth.Verifier()
 	} else {
@@ -131,6 +142,7 @@ func New(cfg Config) *Server {
 	mux.HandleFunc("POST /api/broadcast/{topic}/events/{event}", s.serveBroadcastOne)
 	mux.HandleFunc("GET /healthz", s.serveHealth)
 	mux.HandleFunc("/rest/v1/{table}", s.serveREST)
+	mux.HandleFunc("POST /rest/v1/rpc/{fn}", s.serveRPC)
 	mux.HandleFunc("POST /functions/v1/sync/control", s.serveSyncControl)
 	if cfg.Auth != nil {
 		mux.Handle("/auth/v1/", s.withAPIKey(cfg.Auth))
