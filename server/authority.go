@@ -172,9 +172,11 @@ func (s *Server) authorizeHostEvent(topic, uid, event, target string) (ok bool, 
 	s.hosts.mu.Unlock()
 	hostOnline := host != "" && (s.online(topic, host) || s.present(topic, host))
 	if uid == "" {
-		// The anon role (an open server, a spec web client) cannot hold the
-		// role, and cannot speak over a signed-in host.
-		if hostOnline {
+		// The anon role (an open server, a spec web client) cannot speak
+		// over a signed-in host; a host that is itself anonymous (a web
+		// host, a client of a server without sign-in) cannot be told
+		// apart from its forgers, as before identities.
+		if hostOnline && s.isUser(host) {
 			return false, fmt.Sprintf("only the room's host (%s) may send %s; sign in and be handed the role", host, event)
 		}
 		if event == "new_host" && target != "" && s.isUser(target) {
