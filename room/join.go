@@ -19,6 +19,7 @@ func Join(ctx context.Context, client *realtime.Client, cfg Config, p Player) (*
 		// self off: our own events are applied locally, not echoed.
 		Broadcast: realtime.BroadcastConfig{Ack: true},
 		Presence:  realtime.PresenceConfig{Key: cfg.UserID, Enabled: true},
+		Private:   cfg.Private,
 	})
 	if cfg.ServerRTT == nil {
 		cfg.ServerRTT = client.RTT

@@ -45,6 +45,12 @@ type Config struct {
 	AvatarURL string
 	// WantHost claims the host role when nobody holds it.
 	WantHost bool
+	// Private joins the room's channel as a private one (a private room's
+	// members only; the server checks membership at the join).
+	Private bool
+	// Admin runs the private-room commands (/invite, /kick); nil when the
+	// server has none.
+	Admin Admin
 	// Store keeps chat history and room state when the server offers it.
 	Store  Store
 	Server string // shown in the status bar

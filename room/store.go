@@ -239,3 +239,55 @@ func (r *Room) leaveStore() {
 	defer cancel()
 	_ = st.Leave(ctx, r.cfg.RoomID, r.cfg.UserID)
 }
+
+// Admin runs a private room's membership commands on the server.
+type Admin interface {
+	// Invite returns the room's invite code; rotate replaces it first.
+	Invite(ctx context.Context, roomID string, rotate bool) (string, error)
+	// Kick ends userID's membership.
+	Kick(ctx context.Context, roomID, userID string) error
+}
+
+// RESTAdmin calls the room functions (create_private_room, join_room,
+// room_invite, rotate_invite, kick_member) over PostgREST's /rpc, as both
+// the embedded server and the Supabase migration define them.
+type RESTAdmin struct{ C *rest.Client }
+
+// Invite implements Admin.
+func (a RESTAdmin) Invite(ctx context.Context, roomID string, rotate bool) (string, error) {
+	fn := "room_invite"
+	if rotate {
+		fn = "rotate_invite"
+	}
+	var out struct {
+		Invite string `json:"invite"`
+	}
+	if err := a.C.RPC(ctx, fn, map[string]any{"p_room_id": roomID}, &out); err != nil {
+		return "", err
+	}
+	return out.Invite, nil
+}
+
+// Kick implements Admin.
+func (a RESTAdmin) Kick(ctx context.Context, roomID, userID string) error {
+	return a.C.RPC(ctx, "kick_member", map[string]any{"p_room_id": roomID, "p_user_id": userID}, nil)
+}
+
+// ErrNotPrivate is returned by the private-room commands in a public room.
+var ErrNotPrivate = errors.New("this room is public: anyone may join it (create a private one with join ROOM --private)")
+
+// Invite returns the room's invite code (rotate: a new one, the owner only).
+func (r *Room) Invite(ctx context.Context, rotate bool) (string, error) {
+	if r.cfg.Admin == nil || !r.cfg.Private {
+		return "", ErrNotPrivate
+	}
+	return r.cfg.Admin.Invite(ctx, r.cfg.RoomID, rotate)
+}
+
+// Kick removes userID from the private room (owner or host).
+func (r *Room) Kick(ctx context.Context, userID string) error {
+	if r.cfg.Admin == nil || !r.cfg.Private {
+		return ErrNotPrivate
+	}
+	return r.cfg.Admin.Kick(ctx, r.cfg.RoomID, userID)
+}

@@ -128,6 +128,7 @@ sync (within 2 s of the host, and following it) with their measured offset.`,
 		},
 	}
 	addServerFlags(cmd, &g)
+	addInviteFlag(cmd, &g)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array instead of a table")
 	return cmd
 }
