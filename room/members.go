@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"math"
 	"sort"
@@ -112,6 +113,9 @@ type state struct {
 	// storedHost is the host the server's stored room names; it is how a
 	// web host, which claims the role through sync/control, is known.
 	storedHost string
+	// hostKey is the public key the database holds for hostID; while it is
+	// known, only events it verifies are followed.
+	hostKey ed25519.PublicKey
 	// lastNewHost is who the last new_host event named.
 	lastNewHost string
 	claimed     bool   // we took the role by claim, not by hand-over
@@ -410,6 +414,10 @@ func (r *Room) setHost(id string, since float64, announce bool) {
 		s.clock.Reset()
 		s.anchor = nil
 		s.lastEpoch, s.lastSeq = "", 0
+		if id != was {
+			s.hostKey = nil
+			r.fetchHostKey(id, 0)
+		}
 		if id != "" {
 			r.requestState()
 		}

@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,6 +52,9 @@ type Config struct {
 	// Admin runs the private-room commands (/invite, /kick); nil when the
 	// server has none.
 	Admin Admin
+	// SigningKey signs our events while we host; its public half goes on
+	// our room_members row. Default: a fresh key for this run.
+	SigningKey ed25519.PrivateKey
 	// Store keeps chat history and room state when the server offers it.
 	Store  Store
 	Server string // shown in the status bar
@@ -97,6 +101,9 @@ func (c *Config) defaults() {
 	def(&c.WaitTimeout, 5*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.SigningKey == nil {
+		c.SigningKey = NewSigningKey()
 	}
 }
 
@@ -310,6 +317,10 @@ func (r *Room) dispatch(ctx context.Context, it any) {
 		m.done <- m.fn()
 	case inRoomState:
 		r.onRoomState(ctx, m.st)
+	case inHostKey:
+		if m.userID == r.s.hostID {
+			r.s.hostKey = m.key
+		}
 	case inJobDone:
 		r.onJobDone(m)
 	case inTimer:
@@ -322,6 +333,9 @@ func (r *Room) dispatch(ctx context.Context, it any) {
 // post broadcasts a spec envelope without waiting for the server.
 func (r *Room) post(typ string, payload any) {
 	env, err := NewEnvelope(typ, r.cfg.RoomID, payload, time.Now())
+	if err == nil && signedTypes[typ] {
+		env, err = SignEnvelope(r.cfg.SigningKey, env)
+	}
 	if err != nil {
 		r.log.Error("room: encoding event", "type", typ, "err", err)
 		return

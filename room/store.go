@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +29,9 @@ type Store interface {
 	// row-level security lets only members read a room).
 	Enter(ctx context.Context, roomID string, m MemberPayload) error
 	Leave(ctx context.Context, roomID, userID string) error
+	// MemberKey is the public key on userID's room_members row ("" when
+	// it has none).
+	MemberKey(ctx context.Context, roomID, userID string) (string, error)
 }
 
 // RoomState is the stored state of a room: what a late joiner sees while
@@ -107,8 +111,31 @@ func (s RESTStore) Enter(ctx context.Context, roomID string, m MemberPayload) er
 	if m.AvatarURL != "" {
 		row["avatar_url"] = m.AvatarURL
 	}
+	if m.PublicKey != "" {
+		row["public_key"] = m.PublicKey
+	}
 	var out []json.RawMessage
-	return noStore(s.C.Insert(ctx, "room_members", row, true, &out))
+	err := s.C.Insert(ctx, "room_members", row, true, &out)
+	var re *rest.Error
+	if errors.As(err, &re) && re.Code == "PGRST204" && row["public_key"] != nil {
+		// A project without the trust migration has no public_key column:
+		// join unsigned rather than not at all.
+		delete(row, "public_key")
+		err = s.C.Insert(ctx, "room_members", row, true, &out)
+	}
+	return noStore(err)
+}
+
+// MemberKey reads userID's public key off its room_members row.
+func (s RESTStore) MemberKey(ctx context.Context, roomID, userID string) (string, error) {
+	var rows []struct {
+		PublicKey *string `json:"public_key"`
+	}
+	err := s.C.Select(ctx, "room_members", url.Values{"room_id": {"eq." + roomID}, "user_id": {"eq." + userID}}, &rows)
+	if err != nil || len(rows) == 0 || rows[0].PublicKey == nil {
+		return "", noStore(err)
+	}
+	return *rows[0].PublicKey, nil
 }
 
 // Leave deletes the member's row.
@@ -124,7 +151,8 @@ func (r *Room) loadHistory() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	me := MemberPayload{UserID: r.cfg.UserID, Username: r.cfg.Username, AvatarURL: r.cfg.AvatarURL}
+	me := MemberPayload{UserID: r.cfg.UserID, Username: r.cfg.Username, AvatarURL: r.cfg.AvatarURL,
+		PublicKey: EncodePublicKey(r.cfg.SigningKey.Public().(ed25519.PublicKey))}
 	if err := st.Enter(ctx, r.cfg.RoomID, me); err != nil {
 		r.disableStore(err)
 		if errors.Is(err, ErrNoStore) {
@@ -183,7 +211,14 @@ func (r *Room) recordControl(action string, p PlaybackPayload) {
 			if !errors.Is(err, ErrNoStore) {
 				r.log.Warn("room: recording playback state", "action", action, "err", err)
 			}
+			return
 		}
+		// The database names us now: from here on only we hand the role on.
+		r.in.put(inTimer{fn: func() {
+			if r.s.isHost() {
+				r.s.storedHost = r.cfg.UserID
+			}
+		}})
 	}()
 }
 
