@@ -6,6 +6,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/watchium/watchium-tui/server"
+	"github.com/watchium/watchium-tui/server/auth"
+	"github.com/watchium/watchium-tui/server/store"
 )
 
 func rpc(t *testing.T, ts *tserver, token, fn, args string) (int, map[string]any) {
@@ -208,5 +212,30 @@ func TestInviteRotationAndKick(t *testing.T) {
 	status, body := httpJSON(t, "GET", ts.URL+"/rest/v1/comments?room_id=eq.den", "", bob.Access, "")
 	if status != 200 || strings.TrimSpace(string(body)) != "[]" {
 		t.Errorf("kicked member reads chat: %d %s", status, body)
+	}
+}
+
+// The code a member is shown survives a restart of the server: it is
+// derived from the JWT secret, not from a key of the process.
+func TestInviteCodeSurvivesARestart(t *testing.T) {
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	newServer := func() *tserver {
+		svc := auth.New(auth.Config{Store: st, Secret: idSecret, TokenLifetime: time.Hour, SignUpsPerHour: -1})
+		return start(t, server.Config{Store: st, Auth: svc})
+	}
+	first := newServer()
+	ana := signUp(t, first, "")
+	_, created := rpc(t, first, ana.Access, "create_private_room", `{"p_room_id":"den"}`)
+	second := newServer()
+	if _, out := rpc(t, second, ana.Access, "room_invite", `{"p_room_id":"den"}`); out["invite"] != created["invite"] || created["invite"] == nil {
+		t.Fatalf("after a restart the invite is %v, was %v", out["invite"], created["invite"])
+	}
+	bob := signUp(t, second, "")
+	if status, out := rpc(t, second, bob.Access, "join_room", fmt.Sprintf(`{"p_room_id":"den","p_invite":%q}`, created["invite"])); status != 200 {
+		t.Fatalf("the old code after a restart: %d %v", status, out)
 	}
 }

@@ -50,9 +50,9 @@ type Config struct {
 	// JWT is refused (there is nothing to verify it with) and clients are
 	// the anon role.
 	Auth *auth.Service
-	// InviteKey derives private rooms' invite codes (keep it stable across
-	// restarts, or codes change; serve derives it from the JWT secret).
-	// Default: random for this process.
+	// InviteKey derives private rooms' invite codes; it must stay the same
+	// across restarts, or members are shown codes that no longer match.
+	// Default: derived from Auth's JWT secret; random without Auth.
 	InviteKey []byte
 	// HostGrace is how long a room's host may be gone before the server
 	// elects its successor (default 2 s, as the clients wait).
@@ -115,6 +115,9 @@ func New(cfg Config) *Server {
 		hosts:   hosts{by: map[string]*hostState{}},
 	}
 	s.inviteKey = cfg.InviteKey
+	if len(s.inviteKey) == 0 && cfg.Auth != nil {
+		s.inviteKey = cfg.Auth.DeriveKey("watchium invite codes v1")
+	}
 	if len(s.inviteKey) == 0 {
 		s.inviteKey = make([]byte, 32)
 		_, _ = rand.Read(s.inviteKey)
