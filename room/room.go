@@ -218,6 +218,16 @@ func (r *Room) HandlePresenceSync() { r.in.put(inPresence{}) }
 // HandleStatus takes the channel's subscription status changes.
 func (r *Room) HandleStatus(st realtime.Status, err error) { r.in.put(inStatus{st, err}) }
 
+// HandleSystem takes the server's system messages: an error one says why
+// the server is closing our channel (token expired, rate limit, removed
+// from a private room), which the person should read.
+func (r *Room) HandleSystem(m realtime.SystemMessage) {
+	if m.Status != "error" || m.Message == "" {
+		return
+	}
+	r.in.put(inTimer{fn: func() { r.notice("the server: %s", m.Message) }})
+}
+
 // HandleConn takes the socket's state changes.
 func (r *Room) HandleConn(ev realtime.ConnEvent) { r.in.put(inConn{ev}) }
 

@@ -105,9 +105,27 @@ func startServer(t *testing.T) (string, *store.Store) {
 type peer struct {
 	mpv  *player.MPV
 	room *room.Room
+	ch   *realtime.Client
+
+	mu     sync.Mutex
+	closed bool // the server closed our room channel (kicked)
+}
+
+func (p *peer) cutOff() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
 }
 
 func joinRoom(t *testing.T, base, roomID string, u user, name string, wantHost bool) *peer {
+	return joinAs(t, base, roomID, u, name, wantHost, false)
+}
+
+func joinPrivate(t *testing.T, base, roomID string, u user, name string, wantHost bool) *peer {
+	return joinAs(t, base, roomID, u, name, wantHost, true)
+}
+
+func joinAs(t *testing.T, base, roomID string, u user, name string, wantHost, private bool) *peer {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -130,20 +148,26 @@ func joinRoom(t *testing.T, base, roomID string, u user, name string, wantHost b
 	rc = rc.WithAccessToken(func() string { return u.Token })
 	r, err := room.Join(ctx, c, room.Config{
 		RoomID: roomID, UserID: u.ID, Username: name, WantHost: wantHost, HostGrace: 500 * time.Millisecond,
-		Store: room.RESTStore{C: rc},
+		Store: room.RESTStore{C: rc}, Admin: room.RESTAdmin{C: rc}, Private: private,
 	}, m)
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := &peer{mpv: m, room: r, ch: c}
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = r.Run(runCtx); close(done) }()
 	go func() {
-		for range r.Events() {
+		for ev := range r.Events() {
+			if n, ok := ev.(room.Notice); ok && strings.Contains(n.Text, "removed from this room") {
+				p.mu.Lock()
+				p.closed = true
+				p.mu.Unlock()
+			}
 		}
 	}()
 	t.Cleanup(func() { stop(); <-done; _ = c.Close() })
-	return &peer{mpv: m, room: r}
+	return p
 }
 
 func (p *peer) hostID(t *testing.T) string {
