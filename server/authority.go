@@ -479,3 +479,29 @@ func stampField(obj map[string]json.RawMessage, key, uid string) map[string]json
 	}
 	return obj
 }
+
+// checkPresence holds a presence tracked in a room to the same rules as
+// events: its user_id is the sender's verified id, and it claims the host
+// role (is_host, which clients elect by) only if the server holds that the
+// sender hosts.
+func (s *Server) checkPresence(sub *subscription, fields map[string]json.RawMessage) {
+	if _, ok := roomIDOf(sub.topic); !ok {
+		return
+	}
+	uid := sub.UserID()
+	if uid != "" {
+		fields["user_id"], _ = json.Marshal(uid)
+	}
+	var claims bool
+	if json.Unmarshal(fields["is_host"], &claims) != nil || !claims {
+		return
+	}
+	s.hosts.mu.Lock()
+	host := s.hostOfLocked(sub.topic).id
+	s.hosts.mu.Unlock()
+	if uid != "" && uid == host || uid == "" && !s.isUser(host) {
+		return
+	}
+	fields["is_host"] = json.RawMessage("false")
+	delete(fields, "host_since")
+}

@@ -312,6 +312,11 @@ func (c *conn) join(m realtime.Message) {
 	if sub.presenceKey == "" {
 		sub.presenceKey = ids.New()
 	}
+	if _, isRoom := roomIDOf(m.Topic); isRoom && claims.UserID() != "" {
+		// In a room, a signed-in member's presence is keyed by its own id,
+		// so nobody can track under (and so replace) someone else's.
+		sub.presenceKey = claims.UserID()
+	}
 	c.setClaims(sub, claims)
 	bindings := make([]map[string]json.RawMessage, 0, len(cfg.PostgresChanges))
 	for _, b := range cfg.PostgresChanges {

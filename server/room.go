@@ -211,6 +211,7 @@ func (c *conn) presence(sub *subscription, m realtime.Message) {
 		}
 		// Take the ref before the room lock: nextPhxRef locks the server,
 		// and dropRoomIfEmpty locks server then room.
+		c.s.checkPresence(sub, fields)
 		ref := c.s.nextPhxRef()
 		r.mu.Lock()
 		diff = r.trackLocked(sub, obj, fields, ref)

@@ -329,6 +329,14 @@ func TestHostileMemberCannotTakeTheRoomOver(t *testing.T) {
 	})
 	eventually(t, 10*time.Second, "eve to have seen a host anchor", func() bool { ev, _ := hostile.lastFromHost("sync", "play"); return ev != "" })
 
+	// Presence: eve tracks herself as ana, hosting since the epoch.
+	if st, resp := hostile.call("presence", map[string]any{"type": "presence", "event": "track", "payload": map[string]any{
+		"user_id": ana.ID, "username": "ana", "is_host": true, "host_since": 0, "joined_at": 0,
+		"media": map[string]any{"filename": "movie.mkv"}, "current_time": 5, "is_playing": false,
+	}}); st != "ok" {
+		t.Fatalf("eve's track: %s %v", st, resp)
+	}
+
 	// The attack, repeated for two seconds while we watch bob's mpv.
 	refused := map[string]int{}
 	var offsets []float64
@@ -374,6 +382,29 @@ func TestHostileMemberCannotTakeTheRoomOver(t *testing.T) {
 	}
 	if h := follower.hostID(t); h != ana.ID {
 		t.Errorf("bob follows %q, want ana", h)
+	}
+	if h := host.hostID(t); h != ana.ID {
+		t.Errorf("ana yielded the role to %q", h)
+	}
+	snap, err := follower.room.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Names may repeat (eve may call herself ana); ids may not.
+	anas := 0
+	for _, m := range snap.Members {
+		if m.UserID == ana.ID {
+			anas++
+			if !m.IsHost || m.JoinedAt.Unix() == 0 {
+				t.Errorf("ana's entry was replaced by eve's presence: %+v", m)
+			}
+		}
+		if m.UserID == eve.ID && m.IsHost {
+			t.Errorf("eve's presence claims the host role in bob's view")
+		}
+	}
+	if anas != 1 {
+		t.Errorf("%d members with ana's id in bob's view", anas)
 	}
 
 	// REST and the host-control function, in ana's name.
