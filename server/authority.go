@@ -375,6 +375,9 @@ func (s *Server) checkEvent(topic, uid, event string, inner map[string]json.RawM
 	return inner, changed, ""
 }
 
+// checked reports whether the server looks inside event's payload.
+func checked(event string) bool { return hostOnlyEvents[event] || speakerField[event] != "" }
+
 // checkHTTPBroadcast is checkEvent for the HTTP broadcast endpoints.
 func (s *Server) checkHTTPBroadcast(uid, topic, event string, payload json.RawMessage) (json.RawMessage, string) {
 	var inner map[string]json.RawMessage
@@ -405,7 +408,7 @@ func (s *Server) checkHTTPBroadcast(uid, topic, event string, payload json.RawMe
 // nil when the payload is not an object or not JSON.
 func broadcastBody(m realtime.Message) (event string, inner map[string]json.RawMessage, ok bool) {
 	if m.Binary {
-		if m.UserEnc != realtime.EncodingJSON {
+		if m.UserEnc != realtime.EncodingJSON || !checked(m.UserEvent) {
 			return m.UserEvent, nil, true
 		}
 		if json.Unmarshal(m.UserPayload, &inner) != nil {
@@ -419,6 +422,9 @@ func broadcastBody(m realtime.Message) (event string, inner map[string]json.RawM
 	}
 	if json.Unmarshal(m.Payload, &p) != nil {
 		return "", nil, false
+	}
+	if !checked(p.Event) {
+		return p.Event, nil, true // nothing to check: spare decoding the payload
 	}
 	if json.Unmarshal(p.Payload, &inner) != nil {
 		inner = nil
