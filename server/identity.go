@@ -109,8 +109,13 @@ func (s *Server) functionIdentity(w http.ResponseWriter, r *http.Request) (*auth
 }
 
 // UserID is the verified user of a channel subscription ("" for the anon
-// role), for the endpoints that enforce who may do what.
-func (s *subscription) UserID() string { return s.claims.UserID() }
+// role), for the endpoints that enforce who may do what. Other connections
+// read it (the room's authority looks at every member), so it is kept
+// apart from claims, which only the owning connection touches.
+func (s *subscription) UserID() string {
+	uid, _ := s.uid.Load().(string)
+	return uid
+}
 
 // setClaims records sub's verified identity and arms its expiry: when the
 // token runs out before the client pushes a fresh one, the channel gets
@@ -121,6 +126,7 @@ func (c *conn) setClaims(sub *subscription, claims *auth.Claims) {
 		sub.expiry = nil
 	}
 	sub.claims = claims
+	sub.uid.Store(claims.UserID())
 	if claims == nil || claims.ExpiresAt == nil {
 		return
 	}

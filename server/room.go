@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/watchium/watchium-tui/realtime"
@@ -41,6 +42,7 @@ type subscription struct {
 	// for the anon role); expiry closes the channel when it runs out.
 	claims *auth.Claims
 	expiry *time.Timer
+	uid    atomic.Value // string: claims' user id, for readers on other goroutines
 }
 
 // roomKey separates public and private channels of the same name, as
