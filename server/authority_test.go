@@ -334,3 +334,47 @@ func TestRESTHoldsEveryoneToTheirOwnRows(t *testing.T) {
 		t.Errorf("ana's comments: %d %s", status, body)
 	}
 }
+
+func TestPresenceInARoomIsTheSendersOwn(t *testing.T) {
+	ts, _ := startAuthority(t, time.Second)
+	topic := "realtime:room:presence"
+	ana := joinAs(t, ts, topic, "ana", 1, "movie.mkv")
+	ana.send("new_host", map[string]any{"user_id": ana.id})
+	eve := dial(t, ts, "1.0.0")
+	evetk := signUp(t, ts, "")
+	// eve asks for ana's id as her presence key and tracks herself as ana,
+	// hosting since the epoch.
+	ref := eve.nextRef()
+	eve.sendText(eve.frame(ref, ref, topic, "phx_join", fmt.Sprintf(`{"config":{"presence":{"key":%q}},"access_token":%q}`, ana.id, evetk.Access)))
+	if st, resp := eve.reply(ref); st != "ok" {
+		t.Fatalf("eve's join: %s %s", st, resp)
+	}
+	eve.joins[topic] = ref
+	eve.push(topic, "presence", `{"type":"presence","event":"track","payload":{"user_id":"`+ana.id+`","username":"ana","is_host":true,"host_since":0,"joined_at":0}}`)
+	diff := ana.waitFor("eve's presence", func(m msg) bool {
+		return m.Event == "presence_diff" && strings.Contains(string(m.Payload), evetk.User.ID)
+	})
+	var d struct {
+		Joins map[string]struct {
+			Metas []map[string]any `json:"metas"`
+		} `json:"joins"`
+	}
+	if err := json.Unmarshal(diff.Payload, &d); err != nil {
+		t.Fatal(err)
+	}
+	if _, under := d.Joins[ana.id]; under {
+		t.Fatalf("eve's presence went under ana's key: %s", diff.Payload)
+	}
+	metas := d.Joins[evetk.User.ID].Metas
+	if len(metas) != 1 || metas[0]["user_id"] != evetk.User.ID || metas[0]["is_host"] != false || metas[0]["host_since"] != nil {
+		t.Fatalf("eve's presence: %s", diff.Payload)
+	}
+	// The host's own claim stands.
+	ana.push(topic, "presence", `{"type":"presence","event":"track","payload":{"user_id":"`+ana.id+`","username":"ana","is_host":true,"host_since":5,"joined_at":1}}`)
+	own := ana.waitFor("ana's presence", func(m msg) bool {
+		return m.Event == "presence_diff" && strings.Contains(string(m.Payload), `"host_since":5`)
+	})
+	if !strings.Contains(string(own.Payload), `"is_host":true`) {
+		t.Errorf("the host's claim was stripped: %s", own.Payload)
+	}
+}
