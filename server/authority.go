@@ -260,6 +260,7 @@ func (s *Server) publishRoom(topic, event string, payload json.RawMessage) {
 // memberLeft runs after uid's subscription left topic: if it hosted and has
 // no other channel there, the server waits grace for it, then elects.
 func (s *Server) memberLeft(topic, uid string) {
+	defer s.forgetIfIdle(topic)
 	if uid == "" || s.online(topic, uid) {
 		return
 	}
@@ -304,6 +305,7 @@ func (s *Server) electAfterGrace(topic, gone string, gen int) {
 		s.hosts.mu.Lock()
 		hs.vacated = ""
 		s.hosts.mu.Unlock()
+		s.forgetIfIdle(topic)
 		return
 	}
 	s.setHost(topic, next, name, true)
@@ -510,4 +512,25 @@ func (s *Server) checkPresence(sub *subscription, fields map[string]json.RawMess
 	}
 	fields["is_host"] = json.RawMessage("false")
 	delete(fields, "host_since")
+}
+
+// forgetIfIdle drops what the server holds of topic's host once nobody is
+// on it and no election is pending, so idle rooms cost nothing; the stored
+// room keeps the host for next time.
+func (s *Server) forgetIfIdle(topic string) {
+	if len(s.channelsOf(topic)) > 0 {
+		return
+	}
+	s.hosts.mu.Lock()
+	defer s.hosts.mu.Unlock()
+	if hs := s.hosts.by[topic]; hs != nil && hs.timer == nil {
+		delete(s.hosts.by, topic)
+	}
+}
+
+// hostsHeld is how many topics the server holds a host for (tests).
+func (s *Server) hostsHeld() int {
+	s.hosts.mu.Lock()
+	defer s.hosts.mu.Unlock()
+	return len(s.hosts.by)
 }

@@ -378,3 +378,26 @@ func TestPresenceInARoomIsTheSendersOwn(t *testing.T) {
 		t.Errorf("the host's claim was stripped: %s", own.Payload)
 	}
 }
+
+func TestIdleRoomsHoldNoHost(t *testing.T) {
+	ts, _ := startAuthority(t, 100*time.Millisecond)
+	for i := range 5 {
+		topic := fmt.Sprintf("realtime:room:idle%d", i)
+		m := joinAs(t, ts, topic, "ana", 1, "movie.mkv")
+		m.send("new_host", map[string]any{"user_id": m.id})
+		for ts.srv.CurrentHost(fmt.Sprintf("idle%d", i)) != m.id {
+			time.Sleep(time.Millisecond) // polling until the claim is held; the test's deadline bounds it
+		}
+		m.ws.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for ts.srv.HostsHeld() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server still holds %d hosts for empty rooms", ts.srv.HostsHeld())
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition, with a deadline
+	}
+	if got := ts.srv.CurrentHost("idle3"); got == "" {
+		t.Error("the stored host was lost with the memory")
+	}
+}
