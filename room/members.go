@@ -115,7 +115,8 @@ type state struct {
 	storedHost string
 	// hostKey is the public key the database holds for hostID; while it is
 	// known, only events it verifies are followed.
-	hostKey ed25519.PublicKey
+	hostKey    ed25519.PublicKey
+	aliveTicks int // anchor ticks while hosting, for host_alive
 	// lastNewHost is who the last new_host event named.
 	lastNewHost string
 	claimed     bool   // we took the role by claim, not by hand-over
@@ -388,6 +389,7 @@ func (r *Room) claimHost(why string) {
 	r.setHost(r.cfg.UserID, wallMS(time.Now()), true)
 	s.claimed = true
 	r.post(TypeNewHost, NewHostPayload{UserID: r.cfg.UserID, Username: s.username})
+	r.recordHost("claim", func(ctx context.Context, st Store) error { return st.ClaimHost(ctx, r.cfg.RoomID) })
 	if why != "" {
 		r.notice("you are now the host (%s)", why)
 	} else {

@@ -305,6 +305,9 @@ func (r *Room) Run(ctx context.Context) error {
 			if r.s.isHost() && r.player != nil {
 				r.publishAnchor("tick")
 			}
+			if r.s.isHost() {
+				r.hostAliveTick()
+			}
 		case <-probe.C:
 			r.sendProbe()
 		case <-control.C:

@@ -130,7 +130,10 @@ func (k *keyStore) Enter(_ context.Context, _ string, m MemberPayload) error {
 	k.keys[m.UserID] = m.PublicKey
 	return nil
 }
-func (k *keyStore) Leave(context.Context, string, string) error { return nil }
+func (k *keyStore) Leave(context.Context, string, string) error    { return nil }
+func (k *keyStore) ClaimHost(context.Context, string) error        { return nil }
+func (k *keyStore) HandOver(context.Context, string, string) error { return nil }
+func (k *keyStore) HostAlive(context.Context, string) error        { return nil }
 func (k *keyStore) MemberKey(_ context.Context, _ string, id string) (string, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()

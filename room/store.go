@@ -32,6 +32,12 @@ type Store interface {
 	// MemberKey is the public key on userID's room_members row ("" when
 	// it has none).
 	MemberKey(ctx context.Context, roomID, userID string) (string, error)
+	// ClaimHost, HandOver and HostAlive record host changes in the
+	// database (claim_host, hand_over, host_alive); nil where the server
+	// has no such functions.
+	ClaimHost(ctx context.Context, roomID string) error
+	HandOver(ctx context.Context, roomID, userID string) error
+	HostAlive(ctx context.Context, roomID string) error
 }
 
 // RoomState is the stored state of a room: what a late joiner sees while
@@ -124,6 +130,32 @@ func (s RESTStore) Enter(ctx context.Context, roomID string, m MemberPayload) er
 		err = s.C.Insert(ctx, "room_members", row, true, &out)
 	}
 	return noStore(err)
+}
+
+// hostRPC calls a host function; a server without it (404), or a guest
+// who cannot call it (401), leaves host changes to the channel, as before.
+func (s RESTStore) hostRPC(ctx context.Context, fn string, args map[string]any) error {
+	err := s.C.RPC(ctx, fn, args, nil)
+	var re *rest.Error
+	if errors.As(err, &re) && (re.Status == 404 || re.Status == 401) {
+		return nil
+	}
+	return err
+}
+
+// ClaimHost implements Store.
+func (s RESTStore) ClaimHost(ctx context.Context, roomID string) error {
+	return s.hostRPC(ctx, "claim_host", map[string]any{"p_room_id": roomID})
+}
+
+// HandOver implements Store.
+func (s RESTStore) HandOver(ctx context.Context, roomID, userID string) error {
+	return s.hostRPC(ctx, "hand_over", map[string]any{"p_room_id": roomID, "p_user_id": userID})
+}
+
+// HostAlive implements Store.
+func (s RESTStore) HostAlive(ctx context.Context, roomID string) error {
+	return s.hostRPC(ctx, "host_alive", map[string]any{"p_room_id": roomID})
 }
 
 // MemberKey reads userID's public key off its room_members row.
@@ -325,4 +357,34 @@ func (r *Room) Kick(ctx context.Context, userID string) error {
 		return ErrNotPrivate
 	}
 	return r.cfg.Admin.Kick(ctx, r.cfg.RoomID, userID)
+}
+
+// recordHost tells the database about a host change, off the room's
+// goroutine. It is best effort: the channel already carries the change, and
+// a database that disagrees (a project where the role passed between
+// clients without it) must not stop the room.
+func (r *Room) recordHost(what string, call func(context.Context, Store) error) {
+	st := r.store()
+	if st == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := call(ctx, st); err != nil && !errors.Is(err, ErrNoStore) {
+			r.log.Warn("room: the database did not record the host change", "what", what, "err", err)
+		}
+	}()
+}
+
+// hostAliveEvery is how many anchor ticks (2 s) pass between the host's
+// host_alive calls: the database then refuses others' claim_host while the
+// host is here (it waits 15 s of silence), at one call per 6 s.
+const hostAliveEvery = 3
+
+func (r *Room) hostAliveTick() {
+	r.s.aliveTicks++
+	if r.s.aliveTicks%hostAliveEvery == 0 {
+		r.recordHost("alive", func(ctx context.Context, st Store) error { return st.HostAlive(ctx, r.cfg.RoomID) })
+	}
 }

@@ -401,3 +401,39 @@ func TestIdleRoomsHoldNoHost(t *testing.T) {
 		t.Error("the stored host was lost with the memory")
 	}
 }
+
+func TestClaimHostAndHandOverFunctions(t *testing.T) {
+	ts, _ := startAuthority(t, time.Second)
+	topic := "realtime:room:fn"
+	ana := joinAs(t, ts, topic, "ana", 1, "movie.mkv")
+	eve := joinAs(t, ts, topic, "eve", 2, "movie.mkv")
+	if status, out := rpc(t, ts, ana.token, "claim_host", `{"p_room_id":"fn"}`); status != 200 || out["host_user_id"] != ana.id {
+		t.Fatalf("claim of a room nobody hosts: %d %v", status, out)
+	}
+	if status, out := rpc(t, ts, eve.token, "claim_host", `{"p_room_id":"fn"}`); status != 403 || !strings.Contains(fmt.Sprint(out["message"]), "still here") {
+		t.Errorf("claim over a present host: %d %v", status, out)
+	}
+	if status, out := rpc(t, ts, eve.token, "hand_over", `{"p_room_id":"fn","p_user_id":"`+eve.id+`"}`); status != 403 {
+		t.Errorf("a member hands over: %d %v", status, out)
+	}
+	if status, out := rpc(t, ts, ana.token, "hand_over", `{"p_room_id":"fn","p_user_id":"00000000-0000-4000-8000-000000000000"}`); status != 403 {
+		t.Errorf("hand over to nobody here: %d %v", status, out)
+	}
+	if status, out := rpc(t, ts, ana.token, "hand_over", `{"p_room_id":"fn","p_user_id":"`+eve.id+`"}`); status != 200 || out["host_user_id"] != eve.id {
+		t.Fatalf("hand over: %d %v", status, out)
+	}
+	// ana's new_host naming eve, arriving after the function, is an echo.
+	ana.send("new_host", map[string]any{"user_id": eve.id})
+	if ev, p := eve.nextEvent(); ev != "new_host" || p["user_id"] != eve.id {
+		t.Fatalf("the echo: %s %v", ev, p)
+	}
+	ref := ana.send("pause", map[string]any{"current_time": 1.0})
+	ana.refused(ref)
+	eve.send("pause", map[string]any{"current_time": 1.0})
+	if ev, _ := ana.nextEvent(); ev != "pause" {
+		t.Errorf("the new host's pause: %s", ev)
+	}
+	if status, _ := rpc(t, ts, eve.token, "host_alive", `{"p_room_id":"fn"}`); status != 200 {
+		t.Errorf("host_alive: %d", status)
+	}
+}

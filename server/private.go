@@ -175,6 +175,13 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request) {
 		out, err = s.roomInvite(ctx, uid, args.RoomID, true)
 	case "kick_member":
 		out, err = s.kickMember(ctx, uid, args.RoomID, args.UserID)
+	case "claim_host":
+		out, err = s.claimHost(ctx, uid, args.RoomID)
+	case "hand_over":
+		out, err = s.handOver(ctx, uid, args.RoomID, args.UserID)
+	case "host_alive":
+		// The embedded server sees its host on the channel; nothing to do.
+		out = nil
 	default:
 		err = rpcError(404, "PGRST202", "Could not find the function public."+fn+" in the schema cache")
 	}
@@ -407,4 +414,52 @@ func (s *Server) changeAudience(ch store.Change) func(uid string) bool {
 		}
 		return ok
 	}
+}
+
+// roomRow is the stored room, as the SQL functions return it.
+func (s *Server) roomRow(ctx context.Context, roomID string) (any, error) {
+	rows, err := s.cfg.Store.Select(ctx, "rooms", store.Query{Filters: []store.Filter{{Column: "room_id", Op: "eq", Values: []any{roomID}}}})
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	return rows[0], nil
+}
+
+// claimHost is the SQL claim_host on the embedded server: the caller takes
+// the role when nobody online hosts (while the server waits for a vanished
+// host, only the member it would elect).
+func (s *Server) claimHost(ctx context.Context, uid, roomID string) (any, error) {
+	if ok, err := s.canEnter(ctx, uid, roomID); err != nil || !ok {
+		if err == nil {
+			err = rpcError(403, "42501", fmt.Sprintf(msgNotMember, roomID, roomID))
+		}
+		return nil, err
+	}
+	if ok, why := s.authorizeHostEvent("realtime:room:"+roomID, uid, "new_host", uid); !ok {
+		if strings.HasPrefix(why, "only the room's host") {
+			why = "the room's host is still here; ask them to hand over (/host NAME)"
+		}
+		return nil, rpcError(403, "42501", why)
+	}
+	return s.roomRow(ctx, roomID)
+}
+
+// handOver is the SQL hand_over: the host names its successor, a member.
+func (s *Server) handOver(ctx context.Context, uid, roomID, target string) (any, error) {
+	topic := "realtime:room:" + roomID
+	host := s.CurrentHost(roomID)
+	if host == target && target != "" {
+		return s.roomRow(ctx, roomID) // done already (the new_host broadcast came first)
+	}
+	if host != uid {
+		return nil, rpcError(403, "42501", "only the room's host can hand the role over")
+	}
+	if ok, err := s.canEnter(ctx, target, roomID); err != nil || !ok || !s.online(topic, target) {
+		if err == nil {
+			err = rpcError(403, "42501", fmt.Sprintf("%s is not a member of room %s", target, roomID))
+		}
+		return nil, err
+	}
+	s.setHost(topic, target, "", false)
+	return s.roomRow(ctx, roomID)
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -148,7 +149,7 @@ func joinAs(t *testing.T, base, roomID string, u user, name string, wantHost, pr
 	rc = rc.WithAccessToken(func() string { return u.Token })
 	r, err := room.Join(ctx, c, room.Config{
 		RoomID: roomID, UserID: u.ID, Username: name, WantHost: wantHost, HostGrace: 500 * time.Millisecond,
-		Store: room.RESTStore{C: rc}, Admin: room.RESTAdmin{C: rc}, Private: private,
+		Store: room.RESTStore{C: rc}, Admin: room.RESTAdmin{C: rc}, Private: private, Logger: debugLogger(name),
 	}, m)
 	if err != nil {
 		t.Fatal(err)
@@ -168,6 +169,14 @@ func joinAs(t *testing.T, base, roomID string, u user, name string, wantHost, pr
 	}()
 	t.Cleanup(func() { stop(); <-done; _ = c.Close() })
 	return p
+}
+
+// debugLogger logs a member's room at debug level when TRUST_DEBUG is set.
+func debugLogger(name string) *slog.Logger {
+	if os.Getenv("TRUST_DEBUG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("peer", name)
 }
 
 func (p *peer) hostID(t *testing.T) string {

@@ -2,6 +2,7 @@ package trust
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/watchium/watchium-tui/realtime"
 	"github.com/watchium/watchium-tui/rest"
 	"github.com/watchium/watchium-tui/room"
+	"github.com/watchium/watchium-tui/server/store"
 )
 
 func rpcAs(t *testing.T, base string, u user, fn string, args map[string]any, out any) error {
@@ -100,5 +102,48 @@ func TestPrivateRoomWithRealClients(t *testing.T) {
 	}
 	if status, body := httpDo(t, "GET", base+"/rest/v1/comments?room_id=eq."+roomID, bob.Token, ""); status != 200 || strings.TrimSpace(body) != "[]" {
 		t.Errorf("kicked bob reads the chat: %d %s", status, body)
+	}
+}
+
+// A hand-over with real clients: the database is told (hand_over) as the
+// room is (new_host), in either order, and the new host steers.
+func TestHandOverWithRealClients(t *testing.T) {
+	needMPV(t)
+	base, st := startServer(t)
+	ana, bob := signUp(t, base, "ana"), signUp(t, base, "bob")
+	host := joinRoom(t, base, "pass", ana, "ana", true)
+	eventually(t, 10*time.Second, "ana hosts", func() bool { return host.hostID(t) == ana.ID })
+	other := joinRoom(t, base, "pass", bob, "bob", false)
+	eventually(t, 10*time.Second, "bob follows ana", func() bool { return other.hostID(t) == ana.ID })
+	eventually(t, 10*time.Second, "ana sees bob", func() bool {
+		s, err := host.room.Snapshot(context.Background())
+		return err == nil && len(s.Members) == 2
+	})
+	ctx := context.Background()
+	for round, pair := range [][2]*peer{{host, other}, {other, host}, {host, other}} {
+		from, to := pair[0], pair[1]
+		toID := bob.ID
+		if to == host {
+			toID = ana.ID
+		}
+		if err := from.room.HandOver(ctx, toID); err != nil {
+			t.Fatalf("round %d: hand over: %v", round, err)
+		}
+		eventually(t, 5*time.Second, "both agree on the new host", func() bool { return from.hostID(t) == toID && to.hostID(t) == toID })
+		eventually(t, 5*time.Second, "the server holds the new host", func() bool {
+			rows, err := st.Select(ctx, "rooms", store.Query{Filters: []store.Filter{{Column: "room_id", Op: "eq", Values: []any{"pass"}}}})
+			return err == nil && len(rows) == 1 && rows[0]["host_user_id"] == toID
+		})
+		playing := !to.mpv.State().Paused
+		var err error
+		if playing {
+			err = to.room.Pause(ctx)
+		} else {
+			err = to.room.Play(ctx)
+		}
+		if err != nil {
+			t.Fatalf("round %d: the new host steers: %v", round, err)
+		}
+		eventually(t, 5*time.Second, fmt.Sprintf("round %d: the old host follows the new one (new host playing %v)", round, !playing), func() bool { return from.mpv.State().Paused == playing })
 	}
 }
