@@ -56,8 +56,12 @@ func TestPrivateRoomFromTheCommandLine(t *testing.T) {
 	if inv.RoomID != "den" || len(inv.Invite) < 20 || !strings.Contains(inv.Command, "join den --invite "+inv.Invite) || !strings.Contains(inv.Command, "--server "+url) {
 		t.Fatalf("invite --json: %+v", inv)
 	}
-	if !strings.Contains(joinErr.String(), "private room den created") {
-		t.Errorf("join --private did not print the invite: %s", joinErr.String())
+	// join prints its notes from its own loop: wait for it.
+	for !strings.Contains(joinErr.String(), "private room den created; invite friends with: watchium-tui join den --invite "+inv.Invite) {
+		if time.Now().After(deadline) {
+			t.Fatalf("join --private did not print the invite: %s", joinErr.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling the child's stderr, with a deadline
 	}
 
 	for _, args := range [][]string{
