@@ -363,7 +363,7 @@ func (s *Server) checkEvent(topic, uid, event string, inner map[string]json.RawM
 			if claimed != "" && s.isUser(claimed) {
 				return inner, false, fmt.Sprintf("%s names %s, a signed-in user; sign in as yourself", field, claimed)
 			}
-		} else if claimed != uid || nestedField(inner, field) != "" && nestedField(inner, field) != uid {
+		} else if nested := nestedField(inner, field); claimed != uid || nested != "" && nested != uid {
 			inner, changed = stampField(inner, field, uid), true
 		}
 	}
