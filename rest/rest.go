@@ -150,3 +150,9 @@ func (c *Client) Delete(ctx context.Context, table string, params url.Values) er
 func (c *Client) Function(ctx context.Context, name string, body, out any) error {
 	return c.do(ctx, http.MethodPost, "/functions/v1/"+name, body, nil, out)
 }
+
+// RPC calls a database function (PostgREST's POST /rest/v1/rpc/NAME) with
+// args as its named arguments.
+func (c *Client) RPC(ctx context.Context, name string, args, out any) error {
+	return c.do(ctx, http.MethodPost, "/rest/v1/rpc/"+url.PathEscape(name), args, nil, out)
+}

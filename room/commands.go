@@ -92,17 +92,32 @@ func (r *Room) hostAction(ctx context.Context, what string, fn func(context.Cont
 
 // HandOver gives the host role to userID (host only).
 func (r *Room) HandOver(ctx context.Context, userID string) error {
-	return r.do(ctx, func() error {
+	check := func() (*memberInfo, error) {
 		s := &r.s
 		if !s.isHost() {
-			return fmt.Errorf("%w: only %s can hand the role over", ErrNotHost, r.nameOf(s.hostID))
-		}
-		if userID == r.cfg.UserID {
-			return nil
+			return nil, fmt.Errorf("%w: only %s can hand the role over", ErrNotHost, r.nameOf(s.hostID))
 		}
 		mi := s.members[userID]
-		if mi == nil || !mi.online {
-			return fmt.Errorf("%s is not in the room", userID)
+		if userID != r.cfg.UserID && (mi == nil || !mi.online) {
+			return nil, fmt.Errorf("%s is not in the room", userID)
+		}
+		return mi, nil
+	}
+	if err := r.do(ctx, func() error { _, err := check(); return err }); err != nil || userID == r.cfg.UserID {
+		return err
+	}
+	// The database first (hand_over), from this goroutine, so it can never
+	// land after a later change of host; best effort, as the room is told
+	// either way.
+	if st := r.store(); st != nil {
+		if err := st.HandOver(ctx, r.cfg.RoomID, userID); err != nil && !errors.Is(err, ErrNoStore) {
+			r.log.Warn("room: the database did not record the hand-over", "to", userID, "err", err)
+		}
+	}
+	return r.do(ctx, func() error {
+		mi, err := check()
+		if err != nil {
+			return err
 		}
 		r.post(TypeNewHost, NewHostPayload{UserID: userID, Username: mi.meta.Username})
 		r.setHost(userID, wallMS(time.Now()), true)

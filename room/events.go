@@ -59,6 +59,8 @@ type MemberPayload struct {
 	UserID    string `json:"user_id"`
 	Username  string `json:"username"`
 	AvatarURL string `json:"avatar_url,omitempty"`
+	// PublicKey is the member's signing key (room_members.public_key).
+	PublicKey string `json:"public_key,omitempty"`
 }
 
 // NewHostPayload is the payload of new_host.

@@ -427,4 +427,7 @@ type SyncStats struct {
 	Seeks      int // seeks made to follow the host
 	Retries    int // seek-aheads that landed late and went again
 	LateStarts int // gave up seeking ahead and started late, speed doing the rest
+	// Unverified counts host events dropped because they did not verify
+	// against the host's key (forged, or the server's unsigned copies).
+	Unverified int
 }

@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"time"
 
@@ -43,6 +44,11 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 			r.log.Debug("room: ignoring playback event from a non-host", "from", p.UserID, "host", s.hostID)
 			return
 		}
+		if err := acceptFromHost(s.hostKey, env); err != nil {
+			s.stats.Unverified++
+			r.log.Debug("room: dropping a host event that does not verify", "type", env.Type, "err", err)
+			return
+		}
 		playing := p.Playing
 		switch env.Type {
 		case TypePlay:
@@ -69,6 +75,23 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 		if err := json.Unmarshal(env.Payload, &p); err != nil || p.UserID == "" {
 			r.log.Warn("room: bad new_host", "err", err)
 			return
+		}
+		// While the host we follow is here, only it may name another (its
+		// hand-over is signed); once it has gone, the server or the
+		// successor announces.
+		if mi := s.members[s.hostID]; p.UserID != s.hostID && mi != nil && mi.online {
+			key := s.hostKey
+			if s.isHost() && s.storedHost == r.cfg.UserID {
+				// The database names us: nobody else may hand our role
+				// away (a web host claiming an unrecorded room through
+				// sync/control still may).
+				key = r.cfg.SigningKey.Public().(ed25519.PublicKey)
+			}
+			if err := acceptFromHost(key, env); err != nil {
+				s.stats.Unverified++
+				r.log.Warn("room: ignoring a new_host the host did not sign", "names", p.UserID, "err", err)
+				return
+			}
 		}
 		r.onNewHost(p)
 	case TypeNewComment:

@@ -19,6 +19,7 @@ func Join(ctx context.Context, client *realtime.Client, cfg Config, p Player) (*
 		// self off: our own events are applied locally, not echoed.
 		Broadcast: realtime.BroadcastConfig{Ack: true},
 		Presence:  realtime.PresenceConfig{Key: cfg.UserID, Enabled: true},
+		Private:   cfg.Private,
 	})
 	if cfg.ServerRTT == nil {
 		cfg.ServerRTT = client.RTT
@@ -32,6 +33,7 @@ func Join(ctx context.Context, client *realtime.Client, cfg Config, p Player) (*
 	ch.OnBroadcast("*", r.HandleBroadcast)
 	ch.OnPresenceSync(r.HandlePresenceSync)
 	ch.OnStatus(r.HandleStatus)
+	ch.OnSystem(r.HandleSystem)
 	client.OnState(r.HandleConn)
 	r.HandleConn(realtime.ConnEvent{State: client.State()}) // it may have opened before we listened
 	if err := ch.Subscribe(ctx); err != nil {

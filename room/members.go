@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"math"
 	"sort"
@@ -102,6 +103,10 @@ type state struct {
 	// storedHost is the host the server's stored room names; it is how a
 	// web host, which claims the role through sync/control, is known.
 	storedHost string
+	// hostKey is the public key the database holds for hostID; while it is
+	// known, only events it verifies are followed.
+	hostKey    ed25519.PublicKey
+	aliveTicks int // anchor ticks while hosting, for host_alive
 	// lastNewHost is who the last new_host event named.
 	lastNewHost string
 	claimed     bool   // we took the role by claim, not by hand-over
@@ -393,6 +398,7 @@ func (r *Room) claimHost(why string) {
 	r.setHost(r.cfg.UserID, wallMS(time.Now()), true)
 	s.claimed = true
 	r.post(TypeNewHost, NewHostPayload{UserID: r.cfg.UserID, Username: s.username})
+	r.recordHost("claim", func(ctx context.Context, st Store) error { return st.ClaimHost(ctx, r.cfg.RoomID) })
 	if why != "" {
 		r.notice("you are now the host (%s)", why)
 	} else {
@@ -419,6 +425,10 @@ func (r *Room) setHost(id string, since float64, announce bool) {
 		s.clock.Reset()
 		s.anchor = nil
 		s.lastEpoch, s.lastSeq = "", 0
+		if id != was {
+			s.hostKey = nil
+			r.fetchHostKey(id, 0)
+		}
 		if id != "" {
 			r.requestState()
 		}

@@ -431,6 +431,15 @@ func (c *controlRecorder) run(r *Room) {
 		err := st.Control(ctx, r.cfg.RoomID, req.action, req.p)
 		cancel()
 		if err == nil || errors.Is(err, ErrNoStore) || isRefusal(err) {
+			if err == nil {
+				// The database names us now: from here on only we hand the
+				// role on.
+				r.in.put(inTimer{fn: func() {
+					if r.s.isHost() {
+						r.s.storedHost = r.cfg.UserID
+					}
+				}})
+			}
 			if err != nil {
 				r.disableStore(err)
 				if !errors.Is(err, ErrNoStore) {

@@ -526,3 +526,8 @@ func TestCatchUpBeyondTheHistoryLimit(t *testing.T) {
 		t.Fatalf("bob shows %d of %d messages", len(got), len(want))
 	}
 }
+
+func (s *flakyStore) MemberKey(context.Context, string, string) (string, error) { return "", nil }
+func (s *flakyStore) ClaimHost(context.Context, string) error                   { return nil }
+func (s *flakyStore) HandOver(context.Context, string, string) error            { return nil }
+func (s *flakyStore) HostAlive(context.Context, string) error                   { return nil }

@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,6 +46,15 @@ type Config struct {
 	AvatarURL string
 	// WantHost claims the host role when nobody holds it.
 	WantHost bool
+	// Private joins the room's channel as a private one (a private room's
+	// members only; the server checks membership at the join).
+	Private bool
+	// Admin runs the private-room commands (/invite, /kick); nil when the
+	// server has none.
+	Admin Admin
+	// SigningKey signs our events while we host; its public half goes on
+	// our room_members row. Default: a fresh key for this run.
+	SigningKey ed25519.PrivateKey
 	// Store keeps chat history and room state when the server offers it.
 	Store  Store
 	Server string // shown in the status bar
@@ -93,6 +103,9 @@ func (c *Config) defaults() {
 	def(&c.SilentAfter, notRespondingAfter)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.SigningKey == nil {
+		c.SigningKey = NewSigningKey()
 	}
 }
 
@@ -211,6 +224,16 @@ func (r *Room) HandlePresenceSync() { r.in.put(inPresence{}) }
 // HandleStatus takes the channel's subscription status changes.
 func (r *Room) HandleStatus(st realtime.Status, err error) { r.in.put(inStatus{st, err}) }
 
+// HandleSystem takes the server's system messages: an error one says why
+// the server is closing our channel (token expired, rate limit, removed
+// from a private room), which the person should read.
+func (r *Room) HandleSystem(m realtime.SystemMessage) {
+	if m.Status != "error" || m.Message == "" {
+		return
+	}
+	r.in.put(inTimer{fn: func() { r.notice("the server: %s", m.Message) }})
+}
+
 // HandleConn takes the socket's state changes.
 func (r *Room) HandleConn(ev realtime.ConnEvent) { r.in.put(inConn{ev}) }
 
@@ -291,6 +314,9 @@ func (r *Room) Run(ctx context.Context) error {
 			if r.s.isHost() && r.player != nil {
 				r.publishAnchor("tick")
 			}
+			if r.s.isHost() {
+				r.hostAliveTick()
+			}
 		case <-probe.C:
 			r.sendProbe()
 		case <-control.C:
@@ -314,6 +340,10 @@ func (r *Room) dispatch(ctx context.Context, it any) {
 		m.done <- m.fn()
 	case inRoomState:
 		r.onRoomState(ctx, m.st)
+	case inHostKey:
+		if m.userID == r.s.hostID {
+			r.s.hostKey = m.key
+		}
 	case inJobDone:
 		r.onJobDone(m)
 	case inTimer:
@@ -326,6 +356,9 @@ func (r *Room) dispatch(ctx context.Context, it any) {
 // post broadcasts a spec envelope without waiting for the server.
 func (r *Room) post(typ string, payload any) {
 	env, err := NewEnvelope(typ, r.cfg.RoomID, payload, time.Now())
+	if err == nil && signedTypes[typ] {
+		env, err = SignEnvelope(r.cfg.SigningKey, env)
+	}
 	if err != nil {
 		r.log.Error("room: encoding event", "type", typ, "err", err)
 		return

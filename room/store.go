@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +29,15 @@ type Store interface {
 	// row-level security lets only members read a room).
 	Enter(ctx context.Context, roomID string, m MemberPayload) error
 	Leave(ctx context.Context, roomID, userID string) error
+	// MemberKey is the public key on userID's room_members row ("" when
+	// it has none).
+	MemberKey(ctx context.Context, roomID, userID string) (string, error)
+	// ClaimHost, HandOver and HostAlive record host changes in the
+	// database (claim_host, hand_over, host_alive); nil where the server
+	// has no such functions.
+	ClaimHost(ctx context.Context, roomID string) error
+	HandOver(ctx context.Context, roomID, userID string) error
+	HostAlive(ctx context.Context, roomID string) error
 }
 
 // RoomState is the stored state of a room: what a late joiner sees while
@@ -107,8 +117,57 @@ func (s RESTStore) Enter(ctx context.Context, roomID string, m MemberPayload) er
 	if m.AvatarURL != "" {
 		row["avatar_url"] = m.AvatarURL
 	}
+	if m.PublicKey != "" {
+		row["public_key"] = m.PublicKey
+	}
 	var out []json.RawMessage
-	return noStore(s.C.Insert(ctx, "room_members", row, true, &out))
+	err := s.C.Insert(ctx, "room_members", row, true, &out)
+	var re *rest.Error
+	if errors.As(err, &re) && re.Code == "PGRST204" && row["public_key"] != nil {
+		// A project without the trust migration has no public_key column:
+		// join unsigned rather than not at all.
+		delete(row, "public_key")
+		err = s.C.Insert(ctx, "room_members", row, true, &out)
+	}
+	return noStore(err)
+}
+
+// hostRPC calls a host function; a server without it (404), or a guest
+// who cannot call it (401), leaves host changes to the channel, as before.
+func (s RESTStore) hostRPC(ctx context.Context, fn string, args map[string]any) error {
+	err := s.C.RPC(ctx, fn, args, nil)
+	var re *rest.Error
+	if errors.As(err, &re) && (re.Status == 404 || re.Status == 401) {
+		return nil
+	}
+	return err
+}
+
+// ClaimHost implements Store.
+func (s RESTStore) ClaimHost(ctx context.Context, roomID string) error {
+	return s.hostRPC(ctx, "claim_host", map[string]any{"p_room_id": roomID})
+}
+
+// HandOver implements Store.
+func (s RESTStore) HandOver(ctx context.Context, roomID, userID string) error {
+	return s.hostRPC(ctx, "hand_over", map[string]any{"p_room_id": roomID, "p_user_id": userID})
+}
+
+// HostAlive implements Store.
+func (s RESTStore) HostAlive(ctx context.Context, roomID string) error {
+	return s.hostRPC(ctx, "host_alive", map[string]any{"p_room_id": roomID})
+}
+
+// MemberKey reads userID's public key off its room_members row.
+func (s RESTStore) MemberKey(ctx context.Context, roomID, userID string) (string, error) {
+	var rows []struct {
+		PublicKey *string `json:"public_key"`
+	}
+	err := s.C.Select(ctx, "room_members", url.Values{"room_id": {"eq." + roomID}, "user_id": {"eq." + userID}}, &rows)
+	if err != nil || len(rows) == 0 || rows[0].PublicKey == nil {
+		return "", noStore(err)
+	}
+	return *rows[0].PublicKey, nil
 }
 
 // Leave deletes the member's row.
@@ -124,7 +183,8 @@ func (r *Room) loadHistory() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	me := MemberPayload{UserID: r.cfg.UserID, Username: r.cfg.Username, AvatarURL: r.cfg.AvatarURL}
+	me := MemberPayload{UserID: r.cfg.UserID, Username: r.cfg.Username, AvatarURL: r.cfg.AvatarURL,
+		PublicKey: EncodePublicKey(r.cfg.SigningKey.Public().(ed25519.PublicKey))}
 	if err := st.Enter(ctx, r.cfg.RoomID, me); err != nil {
 		r.disableStore(err)
 		if errors.Is(err, ErrNoStore) {
@@ -244,4 +304,86 @@ func (r *Room) leaveStore() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = st.Leave(ctx, r.cfg.RoomID, r.cfg.UserID)
+}
+
+// Admin runs a private room's membership commands on the server.
+type Admin interface {
+	// Invite returns the room's invite code; rotate replaces it first.
+	Invite(ctx context.Context, roomID string, rotate bool) (string, error)
+	// Kick ends userID's membership.
+	Kick(ctx context.Context, roomID, userID string) error
+}
+
+// RESTAdmin calls the room functions (create_private_room, join_room,
+// room_invite, rotate_invite, kick_member) over PostgREST's /rpc, as both
+// the embedded server and the Supabase migration define them.
+type RESTAdmin struct{ C *rest.Client }
+
+// Invite implements Admin.
+func (a RESTAdmin) Invite(ctx context.Context, roomID string, rotate bool) (string, error) {
+	fn := "room_invite"
+	if rotate {
+		fn = "rotate_invite"
+	}
+	var out struct {
+		Invite string `json:"invite"`
+	}
+	if err := a.C.RPC(ctx, fn, map[string]any{"p_room_id": roomID}, &out); err != nil {
+		return "", err
+	}
+	return out.Invite, nil
+}
+
+// Kick implements Admin.
+func (a RESTAdmin) Kick(ctx context.Context, roomID, userID string) error {
+	return a.C.RPC(ctx, "kick_member", map[string]any{"p_room_id": roomID, "p_user_id": userID}, nil)
+}
+
+// ErrNotPrivate is returned by the private-room commands in a public room.
+var ErrNotPrivate = errors.New("this room is public: anyone may join it (create a private one with join ROOM --private)")
+
+// Invite returns the room's invite code (rotate: a new one, the owner only).
+func (r *Room) Invite(ctx context.Context, rotate bool) (string, error) {
+	if r.cfg.Admin == nil || !r.cfg.Private {
+		return "", ErrNotPrivate
+	}
+	return r.cfg.Admin.Invite(ctx, r.cfg.RoomID, rotate)
+}
+
+// Kick removes userID from the private room (owner or host).
+func (r *Room) Kick(ctx context.Context, userID string) error {
+	if r.cfg.Admin == nil || !r.cfg.Private {
+		return ErrNotPrivate
+	}
+	return r.cfg.Admin.Kick(ctx, r.cfg.RoomID, userID)
+}
+
+// recordHost tells the database about a host change, off the room's
+// goroutine. It is best effort: the channel already carries the change, and
+// a database that disagrees (a project where the role passed between
+// clients without it) must not stop the room.
+func (r *Room) recordHost(what string, call func(context.Context, Store) error) {
+	st := r.store()
+	if st == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := call(ctx, st); err != nil && !errors.Is(err, ErrNoStore) {
+			r.log.Warn("room: the database did not record the host change", "what", what, "err", err)
+		}
+	}()
+}
+
+// hostAliveEvery is how many anchor ticks (2 s) pass between the host's
+// host_alive calls: the database then refuses others' claim_host while the
+// host is here (it waits 15 s of silence), at one call per 6 s.
+const hostAliveEvery = 3
+
+func (r *Room) hostAliveTick() {
+	r.s.aliveTicks++
+	if r.s.aliveTicks%hostAliveEvery == 0 {
+		r.recordHost("alive", func(ctx context.Context, st Store) error { return st.HostAlive(ctx, r.cfg.RoomID) })
+	}
 }

@@ -93,7 +93,11 @@ func (s *Server) publishChanges(changes []store.Change) {
 		if ch.Old != nil {
 			data["old_record"] = ch.Old
 		}
+		audience := s.changeAudience(ch)
 		for _, sub := range subs {
+			if audience != nil && !audience(sub.UserID()) {
+				continue // a private room's row, and sub is no member
+			}
 			var ids []uint32
 			for _, b := range sub.pgIDs {
 				if b.matches(ch) {

@@ -395,6 +395,10 @@ func (c *conn) join(m realtime.Message) {
 		c.reply(m, "error", map[string]string{"reason": joinRefusal(err)})
 		return
 	}
+	if refusal := c.s.joinAllowed(m.Topic, claims); refusal != "" {
+		c.reply(m, "error", map[string]string{"reason": refusal})
+		return
+	}
 	cfg := p.Config
 	joinRef := m.JoinRef
 	if joinRef == "" {
@@ -407,6 +411,11 @@ func (c *conn) join(m realtime.Message) {
 	}
 	if sub.presenceKey == "" {
 		sub.presenceKey = ids.New()
+	}
+	if _, isRoom := roomIDOf(m.Topic); isRoom && claims.UserID() != "" {
+		// In a room, a signed-in member's presence is keyed by its own id,
+		// so nobody can track under (and so replace) someone else's.
+		sub.presenceKey = claims.UserID()
 	}
 	c.setClaims(sub, claims)
 	bindings := make([]map[string]json.RawMessage, 0, len(cfg.PostgresChanges))
@@ -462,6 +471,7 @@ func (c *conn) leave(sub *subscription) {
 		r.fanout(diff)
 	}
 	c.s.dropRoomIfEmpty(r)
+	c.s.memberLeft(sub.topic, sub.UserID())
 }
 
 // flexBool accepts true/false and "true"/"false", as Supabase does.

@@ -13,22 +13,22 @@ import (
 	"github.com/watchium/watchium-tui/server"
 )
 
-// member is a well-behaved realtime client that records whether it ever
+// floodMember is a well-behaved realtime client that records whether it ever
 // lost its connection and which broadcasts it got.
-type member struct {
+type floodMember struct {
 	c       *realtime.Client
 	ch      *realtime.Channel
 	dropped atomic.Bool
 	got     chan string
 }
 
-func newMember(t *testing.T, ts *tserver, topic string) *member {
+func newMember(t *testing.T, ts *tserver, topic string) *floodMember {
 	t.Helper()
 	c, err := realtime.NewClient(ts.URL, realtime.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &member{c: c, got: make(chan string, 1<<14)}
+	m := &floodMember{c: c, got: make(chan string, 1<<14)}
 	c.OnState(func(ev realtime.ConnEvent) {
 		if ev.State == realtime.StateReconnecting || ev.State == realtime.StateClosed {
 			m.dropped.Store(true)
@@ -54,7 +54,7 @@ func newMember(t *testing.T, ts *tserver, topic string) *member {
 }
 
 // waitEvent waits for a broadcast named ev, skipping others (the flood).
-func (m *member) waitEvent(t *testing.T, ev string) {
+func (m *floodMember) waitEvent(t *testing.T, ev string) {
 	t.Helper()
 	deadline := time.After(2 * wait)
 	for {

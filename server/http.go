@@ -15,7 +15,8 @@ func (s *Server) serveBroadcastBatch(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, code, msg)
 		return
 	}
-	if !s.broadcastIdentity(w, r) {
+	claims, ok := s.broadcastIdentity(w, r)
+	if !ok {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxFrameBytes))
@@ -49,8 +50,17 @@ func (s *Server) serveBroadcastBatch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	for _, m := range req.Messages {
-		s.publish(strings.TrimPrefix(m.Topic, "realtime:"), m.Event, m.Payload, m.Private)
+	payloads := make([]json.RawMessage, len(req.Messages))
+	for i, m := range req.Messages {
+		p, refusal := s.checkHTTPBroadcast(claims.UserID(), m.Topic, m.Event, m.Payload)
+		if refusal != "" {
+			writeJSONError(w, http.StatusForbidden, fmt.Sprintf("messages[%d]: %s", i, refusal))
+			return
+		}
+		payloads[i] = p
+	}
+	for i, m := range req.Messages {
+		s.publish(strings.TrimPrefix(m.Topic, "realtime:"), m.Event, payloads[i], m.Private)
 	}
 	w.WriteHeader(http.StatusAccepted)
 }
@@ -62,7 +72,8 @@ func (s *Server) serveBroadcastOne(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, code, msg)
 		return
 	}
-	if !s.broadcastIdentity(w, r) {
+	claims, ok := s.broadcastIdentity(w, r)
+	if !ok {
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
@@ -78,6 +89,11 @@ func (s *Server) serveBroadcastOne(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusUnprocessableEntity, "payload must be JSON")
 		return
 	}
-	s.publish(r.PathValue("topic"), r.PathValue("event"), body, r.URL.Query().Get("private") == "true")
+	body, refusal := s.checkHTTPBroadcast(claims.UserID(), r.PathValue("topic"), r.PathValue("event"), body)
+	if refusal != "" {
+		writeJSONError(w, http.StatusForbidden, refusal)
+		return
+	}
+	s.publish(strings.TrimPrefix(r.PathValue("topic"), "realtime:"), r.PathValue("event"), body, r.URL.Query().Get("private") == "true")
 	w.WriteHeader(http.StatusAccepted)
 }

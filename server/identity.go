@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -85,12 +86,13 @@ func (s *Server) restIdentity(w http.ResponseWriter, r *http.Request) (*auth.Cla
 
 // broadcastIdentity verifies the bearer of an HTTP broadcast: a bad token
 // is refused, not taken for the anon role.
-func (s *Server) broadcastIdentity(w http.ResponseWriter, r *http.Request) bool {
-	if _, err := s.identify(bearer(r)); err != nil {
+func (s *Server) broadcastIdentity(w http.ResponseWriter, r *http.Request) (*auth.Claims, bool) {
+	claims, err := s.identify(bearer(r))
+	if err != nil {
 		writeJSONError(w, http.StatusUnauthorized, "Invalid JWT: "+err.Error())
-		return false
+		return nil, false
 	}
-	return true
+	return claims, true
 }
 
 // functionIdentity verifies an edge-function call's bearer token, answering
@@ -107,8 +109,13 @@ func (s *Server) functionIdentity(w http.ResponseWriter, r *http.Request) (*auth
 }
 
 // UserID is the verified user of a channel subscription ("" for the anon
-// role), for the endpoints that enforce who may do what.
-func (s *subscription) UserID() string { return s.claims.UserID() }
+// role), for the endpoints that enforce who may do what. Other connections
+// read it (the room's authority looks at every member), so it is kept
+// apart from claims, which only the owning connection touches.
+func (s *subscription) UserID() string {
+	uid, _ := s.uid.Load().(string)
+	return uid
+}
 
 // setClaims records sub's verified identity and arms its expiry: when the
 // token runs out before the client pushes a fresh one, the channel gets
@@ -119,6 +126,7 @@ func (c *conn) setClaims(sub *subscription, claims *auth.Claims) {
 		sub.expiry = nil
 	}
 	sub.claims = claims
+	sub.uid.Store(claims.UserID())
 	if claims == nil || claims.ExpiresAt == nil {
 		return
 	}
@@ -173,19 +181,97 @@ func (c *conn) shutdownChannel(sub *subscription, msg string) {
 // ownedTables are the tables whose rows name the user who wrote them.
 var ownedTables = map[string]bool{"comments": true, "room_members": true}
 
-// ownRows refuses rows a signed-in caller writes in someone else's name,
-// as the Supabase migration's row-level security does (users post and join
-// only as themselves). The anon role is not checked: the embedded server
-// is open to it, as before identities.
-func ownRows(claims *auth.Claims, table string, rows []store.Row) error {
+func rlsError(table, why string) error {
+	return &store.Error{Status: http.StatusForbidden, Code: "42501",
+		Message: `new row violates row-level security policy for table "` + table + `": ` + why}
+}
+
+// mayAct reports whether the caller may act as (or on rows of) owner: a
+// signed-in caller only as itself; the anon role (the embedded server is
+// open to it, for spec web clients) never as a signed-in user.
+func (s *Server) mayAct(claims *auth.Claims, owner string) bool {
+	if uid := claims.UserID(); uid != "" {
+		return owner == uid
+	}
+	return !s.isUser(owner)
+}
+
+// mayWrite holds inserted rows to the rules of the Supabase migration's
+// row-level security: comments and memberships only in your own name, a
+// room only created by (naming as host) yourself, or changed by its host.
+func (s *Server) mayWrite(ctx context.Context, claims *auth.Claims, table string, rows []store.Row) error {
 	uid := claims.UserID()
-	if uid == "" || !ownedTables[table] {
+	for _, row := range rows {
+		if err := noAccessColumns(table, row); err != nil {
+			return err
+		}
+		switch {
+		case ownedTables[table]:
+			if v, _ := row["user_id"].(string); !s.mayAct(claims, v) {
+				if uid == "" {
+					return rlsError(table, "user_id "+v+" is a signed-in user; sign in as yourself")
+				}
+				return rlsError(table, "user_id must be your own ("+uid+")")
+			}
+		case table == "rooms":
+			id, _ := row["room_id"].(string)
+			existing, err := s.cfg.Store.Select(ctx, "rooms", store.Query{Filters: []store.Filter{{Column: "room_id", Op: "eq", Values: []any{id}}}})
+			if err != nil {
+				return err
+			}
+			if len(existing) == 1 {
+				if h, _ := existing[0]["host_user_id"].(string); h != "" && !s.mayAct(claims, h) {
+					return rlsError(table, "only the room's host changes it (or play, pause and seek through /functions/v1/sync/control)")
+				}
+			}
+			if h, _ := row["host_user_id"].(string); h != "" && !s.mayAct(claims, h) || uid != "" && h != uid && len(existing) == 0 {
+				return rlsError(table, "a new room's host_user_id must be your own")
+			}
+		}
+	}
+	return nil
+}
+
+// mayChange holds PATCH and DELETE to the same rules: the rows the filters
+// match must be the caller's own (rooms: hosted by the caller), and a
+// changed owner must be the caller too.
+func (s *Server) mayChange(ctx context.Context, claims *auth.Claims, table string, filters []store.Filter, set store.Row) error {
+	owner := "user_id"
+	if table == "rooms" {
+		owner = "host_user_id"
+	} else if !ownedTables[table] {
 		return nil
 	}
+	if err := noAccessColumns(table, set); err != nil {
+		return err
+	}
+	if v, ok := set[owner].(string); ok && !s.mayAct(claims, v) && table != "rooms" {
+		return rlsError(table, owner+" must be your own")
+	}
+	rows, err := s.cfg.Store.Select(ctx, table, store.Query{Filters: filters})
+	if err != nil {
+		return err
+	}
 	for _, row := range rows {
-		if v, _ := row["user_id"].(string); v != uid {
-			return &store.Error{Status: http.StatusForbidden, Code: "42501",
-				Message: `new row violates row-level security policy for table "` + table + `": user_id must be your own (` + uid + `)`}
+		if v, _ := row[owner].(string); v != "" && !s.mayAct(claims, v) {
+			if table == "rooms" {
+				return rlsError(table, "only the room's host changes it (or play, pause and seek through /functions/v1/sync/control)")
+			}
+			return rlsError(table, "you may change only your own rows")
+		}
+	}
+	return nil
+}
+
+// noAccessColumns keeps who may enter a room out of REST's reach: rooms
+// become private only through create_private_room.
+func noAccessColumns(table string, row store.Row) error {
+	if table != "rooms" {
+		return nil
+	}
+	for _, col := range []string{"is_private", "owner_user_id"} {
+		if _, ok := row[col]; ok {
+			return rlsError(table, col+" is set by create_private_room, not over REST")
 		}
 	}
 	return nil

@@ -144,11 +144,16 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		rows, err = st.Select(ctx, table, q)
+		if rows, err = st.Select(ctx, table, q); err == nil {
+			rows = s.readable(ctx, claims.UserID(), rows)
+		}
 	case http.MethodPost:
 		var in []store.Row
 		if in, err = readRows(w, r, s.cfg.MaxFrameBytes); err == nil {
-			if err = ownRows(claims, table, in); err == nil {
+			if err = s.mayWrite(ctx, claims, table, in); err == nil {
+				err = s.mayPost(ctx, claims.UserID(), table, in)
+			}
+			if err == nil {
 				rows, changes, err = st.Insert(ctx, table, in, prefers(r, "resolution=merge-duplicates"))
 				status = http.StatusCreated
 			}
@@ -158,12 +163,14 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		if in, err = readRows(w, r, s.cfg.MaxFrameBytes); err == nil {
 			if len(in) != 1 {
 				err = &store.Error{Status: 400, Code: "PGRST102", Message: "PATCH takes one JSON object"}
-			} else {
+			} else if err = s.mayChange(ctx, claims, table, q.Filters, in[0]); err == nil {
 				rows, changes, err = st.Update(ctx, table, q.Filters, in[0])
 			}
 		}
 	case http.MethodDelete:
-		rows, changes, err = st.Delete(ctx, table, q.Filters)
+		if err = s.mayChange(ctx, claims, table, q.Filters, nil); err == nil {
+			rows, changes, err = st.Delete(ctx, table, q.Filters)
+		}
 	default:
 		w.Header().Set("Allow", "GET, POST, PATCH, DELETE")
 		restError(w, &store.Error{Status: 405, Code: "PGRST117", Message: "method " + r.Method + " is not supported"})
@@ -245,15 +252,22 @@ func (s *Server) serveSyncControl(w http.ResponseWriter, r *http.Request) {
 		restError(w, err)
 		return
 	}
-	previous := ""
-	if len(existing) == 1 {
-		// The stored host keeps the role while it is in the room; once it
-		// has left, whoever the members elected may take over.
-		previous, _ = existing[0]["host_user_id"].(string)
-		if previous != "" && previous != req.UserID && s.present("realtime:room:"+req.RoomID, previous) {
-			writeJSONError(w, http.StatusForbidden, fmt.Sprintf("only the room's host (%s) can control playback", previous))
-			return
-		}
+	// The host the server holds keeps the role while it is in the room
+	// (signed in on the channel, or a web host tracking its presence);
+	// once it has left, whoever the members elected may take over.
+	topicKey := "realtime:room:" + req.RoomID
+	previous := s.CurrentHost(req.RoomID)
+	if previous != "" && previous != req.UserID && (s.online(topicKey, previous) || s.present(topicKey, previous)) {
+		writeJSONError(w, http.StatusForbidden, fmt.Sprintf("only the room's host (%s) can control playback", previous))
+		return
+	}
+	if claims.UserID() == "" && s.isUser(req.UserID) {
+		writeJSONError(w, http.StatusForbidden, "user_id "+req.UserID+" is a signed-in user: sign in as yourself")
+		return
+	}
+	if ok, err := s.canEnter(r.Context(), claims.UserID(), req.RoomID); err != nil || !ok {
+		writeJSONError(w, http.StatusForbidden, fmt.Sprintf(msgNotMember, req.RoomID, req.RoomID))
+		return
 	}
 	set := store.Row{"current_playback_time": *req.CurrentTime, "host_user_id": req.UserID}
 	switch req.Action {
@@ -275,18 +289,19 @@ func (s *Server) serveSyncControl(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.publishChanges(changes)
+	s.noteHost(topicKey, req.UserID, req.Username)
 	topic := "room:" + req.RoomID
 	if previous == "" || previous != req.UserID {
 		// The stored host changed hands (a web host took an empty or
 		// abandoned room): say so first, so members follow the events
 		// that come next from their new host.
-		s.publish(topic, "new_host", specEvent("new_host", req.RoomID, map[string]any{"user_id": req.UserID, "username": req.Username}), false)
+		s.publishRoom(topic, "new_host", specEvent("new_host", req.RoomID, map[string]any{"user_id": req.UserID, "username": req.Username}))
 	}
 	payload := map[string]any{"current_time": *req.CurrentTime, "user_id": req.UserID, "username": req.Username}
 	if req.Seq != 0 {
 		payload["seq"], payload["epoch"], payload["speed"], payload["at_ms"] = req.Seq, req.Epoch, req.Speed, req.AtMS
 	}
-	s.publish(topic, req.Action, specEvent(req.Action, req.RoomID, payload), false)
+	s.publishRoom(topic, req.Action, specEvent(req.Action, req.RoomID, payload))
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"success": true, "room": rows[0]})
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/watchium/watchium-tui/realtime"
@@ -41,6 +42,7 @@ type subscription struct {
 	// for the anon role); expiry closes the channel when it runs out.
 	claims *auth.Claims
 	expiry *time.Timer
+	uid    atomic.Value // string: claims' user id, for readers on other goroutines
 }
 
 // roomKey separates public and private channels of the same name, as
@@ -172,6 +174,13 @@ func (c *conn) broadcast(sub *subscription, m realtime.Message) {
 		}
 		return
 	}
+	m, refusal := c.s.checkBroadcast(sub, m)
+	if refusal != "" {
+		// Not delivered; the sender hears why, whether it asked for acks
+		// or not (realtime-js hands it to the push's error callback).
+		c.reply(m, "error", map[string]string{"reason": refusal})
+		return
+	}
 	out := &outgoing{msg: realtime.Message{
 		Topic: m.Topic, Event: realtime.EventBroadcast, Payload: m.Payload,
 		Binary: m.Binary, UserEvent: m.UserEvent, UserEnc: m.UserEnc, UserPayload: m.UserPayload,
@@ -227,6 +236,7 @@ func (c *conn) presence(sub *subscription, m realtime.Message) {
 		}
 		// Take the ref before the room lock: nextPhxRef locks the server,
 		// and dropRoomIfEmpty locks server then room.
+		c.s.checkPresence(sub, fields)
 		ref := c.s.nextPhxRef()
 		r.mu.Lock()
 		diff = r.trackLocked(sub, obj, fields, ref)

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -53,8 +54,15 @@ type Config struct {
 	// verifies access tokens with its secret (and JWKS). Without it every
 	// JWT is refused (there is nothing to verify it with) and clients are
 	// the anon role.
-	Auth   *auth.Service
-	Logger *slog.Logger
+	Auth *auth.Service
+	// InviteKey derives private rooms' invite codes; it must stay the same
+	// across restarts, or members are shown codes that no longer match.
+	// Default: derived from Auth's JWT secret; random without Auth.
+	InviteKey []byte
+	// HostGrace is how long a room's host may be gone before the server
+	// elects its successor (default 2 s, as the clients wait).
+	HostGrace time.Duration
+	Logger    *slog.Logger
 }
 
 // Server is an http.Handler serving the Realtime endpoints.
@@ -76,6 +84,9 @@ type Server struct {
 
 	pgMu   sync.Mutex
 	pgSubs map[*subscription]struct{}
+
+	hosts     hosts
+	inviteKey []byte
 }
 
 // New returns a server with cfg.
@@ -109,6 +120,15 @@ func New(cfg Config) *Server {
 		conns:   map[*conn]struct{}{},
 		started: time.Now(),
 		pgSubs:  map[*subscription]struct{}{},
+		hosts:   hosts{by: map[string]*hostState{}},
+	}
+	s.inviteKey = cfg.InviteKey
+	if len(s.inviteKey) == 0 && cfg.Auth != nil {
+		s.inviteKey = cfg.Auth.DeriveKey("watchium invite codes v1")
+	}
+	if len(s.inviteKey) == 0 {
+		s.inviteKey = make([]byte, 32)
+		_, _ = rand.Read(s.inviteKey)
 	}
 	if cfg.Auth != nil {
 		s.verifier = cfg.Auth.Verifier()
@@ -133,6 +153,7 @@ func New(cfg Config) *Server {
 	mux.HandleFunc("POST /api/broadcast/{topic}/events/{event}", s.serveBroadcastOne)
 	mux.HandleFunc("GET /healthz", s.serveHealth)
 	mux.HandleFunc("/rest/v1/{table}", s.serveREST)
+	mux.HandleFunc("POST /rest/v1/rpc/{fn}", s.serveRPC)
 	mux.HandleFunc("POST /functions/v1/sync/control", s.serveSyncControl)
 	if cfg.Auth != nil {
 		mux.Handle("/auth/v1/", s.withAPIKey(cfg.Auth))

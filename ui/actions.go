@@ -51,6 +51,21 @@ func (r Root) submit() (tea.Model, tea.Cmd) {
 		}
 		r.input.Reset()
 		return r, setNameCmd(r.ctrl, name)
+	case cmdInvite:
+		r.input.Reset()
+		return r, inviteCmd(r.ctrl, cmd.text == "new")
+	case cmdKick:
+		mem, err := r.findMember(cmd.text, "kick")
+		if err != nil {
+			r.errorLine(err.Error())
+			return r, nil
+		}
+		if mem.IsSelf {
+			r.errorLine("you cannot remove yourself; /quit leaves the room")
+			return r, nil
+		}
+		r.input.Reset()
+		return r, kickCmd(r.ctrl, mem.UserID, displayName(mem))
 	}
 
 	// The rest steer playback or hosting, which only the host may do.
@@ -86,11 +101,26 @@ func (r Root) submit() (tea.Model, tea.Cmd) {
 	return r, nil
 }
 
-// resolveMember finds who /host NAME means in the latest snapshot: an exact
-// user id, else a case-insensitive name that must be unambiguous.
+// resolveMember finds who /host NAME means: findMember, online and not us.
 func (r Root) resolveMember(name string) (room.Member, error) {
+	m, err := r.findMember(name, "host")
+	if err != nil {
+		return m, err
+	}
+	switch {
+	case m.IsSelf:
+		return room.Member{}, fmt.Errorf("you are already the host")
+	case !m.Online:
+		return room.Member{}, fmt.Errorf("%s is offline; hand over to someone who is here", displayName(m))
+	}
+	return m, nil
+}
+
+// findMember finds who NAME means in the latest snapshot: an exact user id,
+// else a case-insensitive name that must be unambiguous.
+func (r Root) findMember(name, command string) (room.Member, error) {
 	if !r.hasSnap {
-		return room.Member{}, fmt.Errorf("the room has not loaded yet; try /host again in a moment")
+		return room.Member{}, fmt.Errorf("the room has not loaded yet; try /%s again in a moment", command)
 	}
 	want := strings.TrimSpace(name)
 	var found []room.Member
@@ -116,16 +146,9 @@ func (r Root) resolveMember(name string) (room.Member, error) {
 		for _, m := range found {
 			ids = append(ids, sanitizeLine(m.UserID))
 		}
-		return room.Member{}, fmt.Errorf("more than one %q is here; use their id: /host %s", shown, strings.Join(ids, " or /host "))
+		return room.Member{}, fmt.Errorf("more than one %q is here; use their id: /%s %s", shown, command, strings.Join(ids, " or /"+command+" "))
 	}
-	m := found[0]
-	switch {
-	case m.IsSelf:
-		return room.Member{}, fmt.Errorf("you are already the host")
-	case !m.Online:
-		return room.Member{}, fmt.Errorf("%s is offline; hand over to someone who is here", displayName(m))
-	}
-	return m, nil
+	return found[0], nil
 }
 
 // handleDone reports a finished Controller call. Success is mostly silent
@@ -170,6 +193,23 @@ func (r Root) handleDone(msg tea.Msg) (tea.Model, tea.Cmd) {
 			fail("couldn't change your name", msg.Err)
 		} else {
 			r.systemLine("you are now " + msg.Name)
+		}
+	case InviteDoneMsg:
+		switch {
+		case msg.Err != nil && msg.Rotated:
+			fail("couldn't replace the invite", msg.Err)
+		case msg.Err != nil:
+			fail("no invite", msg.Err)
+		case msg.Rotated:
+			r.systemLine("new invite code " + sanitizeLine(msg.Code) + " (the old one no longer works); friends join with --invite " + sanitizeLine(msg.Code))
+		default:
+			r.systemLine("invite code " + sanitizeLine(msg.Code) + "; friends join with --invite " + sanitizeLine(msg.Code) + " (watchium-tui invite ROOM prints the whole command)")
+		}
+	case KickDoneMsg:
+		if msg.Err != nil {
+			fail("couldn't remove "+msg.Name, msg.Err)
+		} else {
+			r.systemLine(msg.Name + " was removed from the room")
 		}
 	case SetWaitDoneMsg:
 		switch {

@@ -12,17 +12,19 @@ import (
 type commandKind int
 
 const (
-	cmdNone  commandKind = iota // blank line: nothing to do
-	cmdSay                      // plain chat text
-	cmdPlay                     // /play
-	cmdPause                    // /pause
-	cmdSeek                     // /seek T
-	cmdHost                     // /host NAME
-	cmdSync                     // /sync
-	cmdNick                     // /nick NAME
-	cmdWait                     // /wait on|off
-	cmdHelp                     // /help
-	cmdQuit                     // /quit
+	cmdNone   commandKind = iota // blank line: nothing to do
+	cmdSay                       // plain chat text
+	cmdPlay                      // /play
+	cmdPause                     // /pause
+	cmdSeek                      // /seek T
+	cmdHost                      // /host NAME
+	cmdSync                      // /sync
+	cmdNick                      // /nick NAME
+	cmdWait                      // /wait on|off
+	cmdInvite                    // /invite [new]
+	cmdKick                      // /kick NAME
+	cmdHelp                      // /help
+	cmdQuit                      // /quit
 )
 
 func (k commandKind) String() string {
@@ -45,6 +47,10 @@ func (k commandKind) String() string {
 		return "nick"
 	case cmdWait:
 		return "wait"
+	case cmdInvite:
+		return "invite"
+	case cmdKick:
+		return "kick"
 	case cmdHelp:
 		return "help"
 	case cmdQuit:
@@ -71,6 +77,8 @@ var commandHelp = []string{
 	"/host NAME — hand hosting to NAME (host)",
 	"/sync — follow the host again after pausing or seeking yourself",
 	"/nick NAME — change your name",
+	"/invite — show this private room's invite code · /invite new — replace it (owner)",
+	"/kick NAME — remove NAME from this private room (owner or host)",
 	"/wait on|off — after a seek, wait until everyone has landed before playing on (host; on by default)",
 	"/quit — leave the room",
 	"//text — send a message that starts with /",
@@ -135,6 +143,19 @@ func parseCommand(line string) (command, error) {
 			return command{}, errors.New("usage: /nick NAME")
 		}
 		return command{kind: cmdNick, text: arg}, nil
+	case "invite":
+		switch strings.ToLower(arg) {
+		case "":
+			return command{kind: cmdInvite}, nil
+		case "new":
+			return command{kind: cmdInvite, text: "new"}, nil
+		}
+		return command{}, errors.New("usage: /invite (show the code) or /invite new (replace it)")
+	case "kick":
+		if arg == "" {
+			return command{}, errors.New("usage: /kick NAME — remove someone from this private room")
+		}
+		return command{kind: cmdKick, text: arg}, nil
 	case "wait":
 		switch strings.ToLower(arg) {
 		case "on", "off":

@@ -21,6 +21,11 @@ type Controller interface {
 	Resync(ctx context.Context) error
 	SetName(ctx context.Context, name string) error
 	SetWaitForEveryone(ctx context.Context, on bool) error
+	// Invite returns a private room's invite code; rotate replaces it
+	// first (the owner only).
+	Invite(ctx context.Context, rotate bool) (string, error)
+	// Kick ends a member's membership of a private room (owner or host).
+	Kick(ctx context.Context, userID string) error
 }
 
 // callTimeout bounds one Controller call, so a dead connection turns into
@@ -85,4 +90,17 @@ func setNameCmd(ctrl Controller, name string) tea.Cmd {
 func setWaitCmd(ctrl Controller, on bool) tea.Cmd {
 	return call(ctrl, func(ctx context.Context, c Controller) error { return c.SetWaitForEveryone(ctx, on) },
 		func(err error) tea.Msg { return SetWaitDoneMsg{On: on, Err: err} })
+}
+
+func inviteCmd(ctrl Controller, rotate bool) tea.Cmd {
+	var code string
+	return call(ctrl, func(ctx context.Context, c Controller) (err error) {
+		code, err = c.Invite(ctx, rotate)
+		return err
+	}, func(err error) tea.Msg { return InviteDoneMsg{Code: code, Rotated: rotate, Err: err} })
+}
+
+func kickCmd(ctrl Controller, userID, name string) tea.Cmd {
+	return call(ctrl, func(ctx context.Context, c Controller) error { return c.Kick(ctx, userID) },
+		func(err error) tea.Msg { return KickDoneMsg{Name: name, Err: err} })
 }

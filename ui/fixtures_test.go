@@ -65,6 +65,12 @@ func (f *fakeController) SetName(ctx context.Context, n string) error {
 func (f *fakeController) SetWaitForEveryone(ctx context.Context, on bool) error {
 	return f.record(ctx, fmt.Sprintf("SetWait %v", on))
 }
+func (f *fakeController) Invite(ctx context.Context, rotate bool) (string, error) {
+	return "abcdefghijklmnopqrstuvwxyz", f.record(ctx, fmt.Sprintf("Invite %v", rotate))
+}
+func (f *fakeController) Kick(ctx context.Context, id string) error {
+	return f.record(ctx, "Kick "+id)
+}
 
 var errOffline = errors.New("connection lost")
 

@@ -51,3 +51,16 @@ type SetWaitDoneMsg struct {
 	On  bool
 	Err error
 }
+
+// InviteDoneMsg reports Controller.Invite.
+type InviteDoneMsg struct {
+	Code    string
+	Rotated bool
+	Err     error
+}
+
+// KickDoneMsg reports Controller.Kick.
+type KickDoneMsg struct {
+	Name string
+	Err  error
+}

@@ -136,7 +136,7 @@ func (r Root) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return r.handleTick(msg)
 	case room.StateChanged, room.ChatReceived, room.Notice, room.EventReceived:
 		return r.handleRoomEvent(msg)
-	case PlayDoneMsg, PauseDoneMsg, SeekDoneMsg, SayDoneMsg, HandOverDoneMsg, ResyncDoneMsg, SetNameDoneMsg:
+	case PlayDoneMsg, PauseDoneMsg, SeekDoneMsg, SayDoneMsg, HandOverDoneMsg, ResyncDoneMsg, SetNameDoneMsg, InviteDoneMsg, KickDoneMsg:
 		return r.handleDone(msg)
 	}
 	// Anything else (the text input's own clipboard results, say) belongs

@@ -743,3 +743,30 @@ func TestScrollbackIsBounded(t *testing.T) {
 	}
 	wantScreen(t, r, "↓ 20 new")
 }
+
+func TestInviteAndKick(t *testing.T) {
+	tests := []struct {
+		line, call, msg string
+	}{
+		{line: "/invite", call: "Invite false", msg: "invite code abcdefghijklmnopqrstuvwxyz"},
+		{line: "/invite new", call: "Invite true", msg: "new invite code abcdefghijklmnopqrstuvwxyz (the old one no longer works)"},
+		{line: "/invite old", msg: "usage: /invite"},
+		{line: "/kick carol", call: "Kick u3", msg: "carol was removed from the room"},
+		{line: "/kick dave", call: "Kick u4", msg: "dave was removed"}, // offline members too
+		{line: "/kick bob", msg: "you cannot remove yourself"},
+		{line: "/kick", msg: "usage: /kick NAME"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			r, fc := newRoot(t, 80, 24)
+			r = update(t, r, room.StateChanged{Snapshot: hostedByBob()})
+			r = submit(t, r, tt.line)
+			if tt.call != "" {
+				wantCalls(t, fc, tt.call)
+			} else {
+				wantCalls(t, fc)
+			}
+			wantChat(t, r, tt.msg)
+		})
+	}
+}

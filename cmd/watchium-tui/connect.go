@@ -215,6 +215,14 @@ func subscribeRoomAs(ctx context.Context, cmd *cobra.Command, g globalFlags, roo
 	if err != nil {
 		return nil, nil, err
 	}
+	actx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	adm, err := admit(actx, g, l.keeper, roomID, false)
+	cancel()
+	if err != nil {
+		l.close()
+		return nil, nil, err
+	}
+	cfg.Private = adm.Private
 	ch := l.client.Channel(room.ChannelName(roomID), cfg)
 	if setup != nil {
 		setup(ch)

@@ -24,6 +24,7 @@ type joinFlags struct {
 	mpvArgs   []string
 	logFile   string
 	avatarURL string
+	private   bool
 }
 
 func newJoinCmd() *cobra.Command {
@@ -62,7 +63,9 @@ server is started inside this process, so a first run just works.`,
 		},
 	}
 	addServerFlags(cmd, &f.globalFlags)
+	addInviteFlag(cmd, &f.globalFlags)
 	fl := cmd.Flags()
+	fl.BoolVar(&f.private, "private", false, "create ROOM as a private room when it is new (members only; invite friends with watchium-tui invite ROOM)")
 	fl.StringVar(&f.name, "name", defaultName(), "your name in the room (env WATCHIUM_NAME)")
 	fl.StringVar(&f.media, "media", "", "video file (or URL) to play in a new mpv")
 	fl.StringVar(&f.socket, "mpv-socket", "", "drive the mpv listening on this IPC socket")
@@ -141,14 +144,25 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 	client := l.client
 	name, avatar := profile(cctx, f.globalFlags, l.keeper, f.avatarURL)
 	f.name, f.avatarURL = name, avatar
+	adm, err := admit(cctx, f.globalFlags, l.keeper, roomID, f.private)
 	ccancel()
+	if err != nil {
+		return err
+	}
+	if adm.Invite != "" {
+		select {
+		case notes <- fmt.Sprintf("private room %s created; invite friends with: %s", roomID, inviteCommand(f.globalFlags, roomID, adm.Invite)):
+		default:
+		}
+	}
 
 	cfg := room.Config{
 		RoomID: roomID, UserID: l.userID(name), Username: name, AvatarURL: f.avatarURL,
-		WantHost: f.host, Server: f.server, Logger: log,
+		WantHost: f.host || adm.Invite != "", Server: f.server, Logger: log, Private: adm.Private,
 	}
 	if rc, err := restClient(f.globalFlags, l.keeper); err == nil {
 		cfg.Store = room.RESTStore{C: rc}
+		cfg.Admin = room.RESTAdmin{C: rc}
 	}
 	jctx, jcancel := context.WithTimeout(ctx, 15*time.Second)
 	r, err := room.Join(jctx, client, cfg, rp)

@@ -136,6 +136,7 @@ one heartbeat old; a member that sent none is shown as not responding.`,
 		},
 	}
 	addServerFlags(cmd, &g)
+	addInviteFlag(cmd, &g)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array instead of a table")
 	return cmd
 }

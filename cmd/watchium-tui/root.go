@@ -16,6 +16,8 @@ type globalFlags struct {
 	key    string
 	name   string
 	debug  bool
+	// invite is a private room's invite code (--invite).
+	invite string
 	// nameSet: the person chose name for this run (--name or
 	// WATCHIUM_NAME), so it replaces the name kept in their user metadata.
 	nameSet bool
@@ -66,7 +68,7 @@ are kept, whoami and logout).`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newServeCmd(), newJoinCmd(), newSayCmd(), newTailCmd(), newMembersCmd(), newBenchCmd(), newDemoCmd(),
-		newLoginCmd(), newWhoamiCmd(), newLogoutCmd())
+		newLoginCmd(), newWhoamiCmd(), newLogoutCmd(), newInviteCmd())
 	return root
 }
 

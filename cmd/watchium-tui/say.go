@@ -56,6 +56,7 @@ and says why. Nothing is retried silently.`,
 		},
 	}
 	addServerFlags(cmd, &g)
+	addInviteFlag(cmd, &g)
 	cmd.Flags().StringVar(&g.name, "name", defaultName(), "your name in the room (env WATCHIUM_NAME)")
 	return cmd
 }

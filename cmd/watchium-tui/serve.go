@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,8 @@ type serveFlags struct {
 	anonKey  string
 	rate     int
 	verbose  bool
+	tlsCert  string
+	tlsKey   string
 	identity identityFlags
 }
 
@@ -77,10 +80,16 @@ without it a secret is generated on first start and kept in the data directory
 (file jwt-secret, mode 0600). Every token a client presents (realtime join,
 REST and function calls) is verified; a bad or expired one is refused. To run
 beside a Supabase Auth server, give both the same secret (GOTRUE_JWT_SECRET) and
-route /auth/v1 to it; --jwks-url also accepts its ES256/RS256 tokens.`,
+route /auth/v1 to it; --jwks-url also accepts its ES256/RS256 tokens.
+
+TLS: --tls-cert and --tls-key (PEM files, e.g. from Let's Encrypt) serve HTTPS
+and WSS on --addr; clients then use --server https://HOST:PORT. Without them,
+run it behind a reverse proxy that terminates TLS before sharing it beyond
+your LAN: tokens and chat otherwise cross the network in clear text.`,
 		Example: `  watchium-tui serve
   watchium-tui serve --addr :4000 --anon-key s3cret
-  watchium-tui serve --jwt-secret "$SUPABASE_JWT_SECRET" --no-anonymous-signins`,
+  watchium-tui serve --jwt-secret "$SUPABASE_JWT_SECRET" --no-anonymous-signins
+  watchium-tui serve --addr :4443 --tls-cert fullchain.pem --tls-key privkey.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd.Context(), cmd, f)
@@ -91,8 +100,26 @@ route /auth/v1 to it; --jwks-url also accepts its ES256/RS256 tokens.`,
 	cmd.Flags().StringVar(&f.anonKey, "anon-key", "", "require this API key from clients")
 	cmd.Flags().IntVar(&f.rate, "max-events", 100, "events per second one connection may send")
 	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "log connections and warnings")
+	cmd.Flags().StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS/WSS with this PEM certificate (chain); needs --tls-key")
+	cmd.Flags().StringVar(&f.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	addIdentityFlags(cmd, &f.identity)
 	return cmd
+}
+
+// tlsConfig loads --tls-cert/--tls-key; nil when neither is given.
+func tlsConfig(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("--tls-cert and --tls-key go together: pass both PEM files")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("cannot load the TLS certificate: %w (--tls-cert wants a PEM certificate, --tls-key its PEM private key)", err)
+	}
+	// HTTP/1.1 only: WebSocket upgrades need it.
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}, nil
 }
 
 func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
@@ -101,9 +128,17 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	tlsCfg, err := tlsConfig(f.tlsCert, f.tlsKey)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w (is another watchium-tui serve running? pick another port with --addr)", f.addr, err)
+	}
+	scheme := "http"
+	if tlsCfg != nil {
+		ln, scheme = tls.NewListener(ln, tlsCfg), "https"
 	}
 	st, err := store.Open(f.data)
 	if err != nil {
@@ -120,7 +155,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "watchium realtime server listening on http://%s, data in %s (Ctrl-C to stop)\n", ln.Addr(), f.data)
+	fmt.Fprintf(cmd.OutOrStdout(), "watchium realtime server listening on %s://%s, data in %s (Ctrl-C to stop)\n", scheme, ln.Addr(), f.data)
 	<-ctx.Done()
 	fmt.Fprintln(cmd.OutOrStdout(), "shutting down")
 	return srv.stop()

@@ -88,6 +88,7 @@ func newTailCmd() *cobra.Command {
 		},
 	}
 	addServerFlags(cmd, &g)
+	addInviteFlag(cmd, &g)
 	cmd.Flags().BoolVar(&heartbeats, "heartbeats", false, "also print the 3-second heartbeat events")
 	return cmd
 }

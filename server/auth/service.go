@@ -8,7 +8,9 @@
 package auth
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -415,4 +417,12 @@ func (s *Service) serveLogout(w http.ResponseWriter, r *http.Request) {
 func (s *Service) serveNoMail(w http.ResponseWriter, _ *http.Request) {
 	writeError(w, http.StatusUnprocessableEntity, "email_provider_disabled",
 		"Email logins are disabled: this server sends no mail; sign in anonymously (watchium-tui login)")
+}
+
+// DeriveKey is a key for purpose derived from the JWT secret (HMAC-SHA256),
+// so other secrets of the server last as long as it and need no file.
+func (s *Service) DeriveKey(purpose string) []byte {
+	mac := hmac.New(sha256.New, s.cfg.Secret)
+	mac.Write([]byte(purpose))
+	return mac.Sum(nil)
 }

@@ -35,10 +35,11 @@ var Tables = map[string]Table{
 		{"room_id", "text"}, {"host_user_id", "text"}, {"current_playback_time", "float8"},
 		{"is_playing", "bool"}, {"media_filename", "text"}, {"media_duration", "float8"},
 		{"media_size", "int8"}, {"updated_at", "timestamptz"},
+		{"is_private", "bool"}, {"owner_user_id", "text"},
 	}},
 	"room_members": {Name: "room_members", Key: []string{"room_id", "user_id"}, Columns: []Column{
 		{"room_id", "text"}, {"user_id", "text"}, {"username", "text"}, {"avatar_url", "text"},
-		{"joined_at", "timestamptz"}, {"last_seen", "timestamptz"},
+		{"joined_at", "timestamptz"}, {"last_seen", "timestamptz"}, {"public_key", "text"},
 	}},
 	"comments": {Name: "comments", Key: []string{"id"}, Columns: []Column{
 		{"id", "text"}, {"room_id", "text"}, {"user_id", "text"}, {"username", "text"},
@@ -81,4 +82,22 @@ var migrations = []string{
 		is_system_message INTEGER NOT NULL DEFAULT 0
 	);
 	CREATE INDEX comments_room_created ON comments (room_id, created_at);`,
+	// Private rooms: who may enter (room_access, kept across visits, unlike
+	// room_members which says who is here) and the invite's hash; neither
+	// table is served over REST. public_key is a member's Ed25519 key.
+	`ALTER TABLE rooms ADD COLUMN is_private INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE rooms ADD COLUMN owner_user_id TEXT;
+	ALTER TABLE room_members ADD COLUMN public_key TEXT;
+	CREATE TABLE room_access (
+		room_id TEXT NOT NULL,
+		user_id TEXT NOT NULL,
+		granted_at TEXT NOT NULL,
+		PRIMARY KEY (room_id, user_id)
+	);
+	CREATE TABLE room_invites (
+		room_id TEXT PRIMARY KEY,
+		code_hash TEXT NOT NULL,
+		salt TEXT NOT NULL,
+		created_at TEXT NOT NULL
+	);`,
 }

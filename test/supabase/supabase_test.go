@@ -123,6 +123,21 @@ create function auth.uid() returns uuid language sql stable as $$
 $$;
 grant usage on schema auth to anon, authenticated, service_role;
 grant usage on schema public to anon, authenticated, service_role;
+-- Realtime's authorization table, as Supabase has it: a private channel's
+-- join is allowed when the user may select (and, to send, insert) rows of
+-- realtime.messages with realtime.topic() set to the channel's topic.
+create schema realtime;
+create table realtime.messages (
+  id bigserial primary key, topic text not null, extension text not null,
+  payload jsonb, event text, private boolean default true, inserted_at timestamptz not null default now()
+);
+create function realtime.topic() returns text language sql stable as $$
+  select nullif(current_setting('realtime.topic', true), '')
+$$;
+alter table realtime.messages enable row level security;
+grant usage on schema realtime to anon, authenticated;
+grant select, insert on realtime.messages to anon, authenticated;
+grant usage, select on sequence realtime.messages_id_seq to anon, authenticated;
 `
 
 const (

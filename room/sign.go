@@ -1,0 +1,177 @@
+package room
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Signed host events. A server such as Supabase checks who may join a
+// channel but not who sends each broadcast on it, so any member could send
+// a pause in the host's name. The host therefore signs its playback and
+// new_host events with an Ed25519 key whose public half is on its own
+// room_members row (which only it may write), and followers drop what does
+// not verify against the key of the host they follow. The signature is one
+// additive field, "sig", in the payload; spec clients ignore it.
+
+// signedTypes are the events a host signs and a follower verifies.
+var signedTypes = map[string]bool{TypePlay: true, TypePause: true, TypeSeek: true, typeAnchor: true, TypeNewHost: true}
+
+// sigField carries the signature (base64) in the event's payload.
+const sigField = "sig"
+
+// sigContext separates these signatures from any other use of the key.
+const sigContext = "watchium-host-event-v1"
+
+// ErrBadSignature means an event failed verification.
+var ErrBadSignature = errors.New("signature does not verify against the host's key")
+
+// NewSigningKey makes a member's key pair.
+func NewSigningKey() ed25519.PrivateKey {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		panic("room: no randomness for a signing key: " + err.Error())
+	}
+	return priv
+}
+
+// EncodePublicKey is how a key is kept on room_members.public_key.
+func EncodePublicKey(pub ed25519.PublicKey) string { return base64.StdEncoding.EncodeToString(pub) }
+
+// DecodePublicKey reads room_members.public_key.
+func DecodePublicKey(s string) (ed25519.PublicKey, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(b) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("not an Ed25519 public key: %q", s)
+	}
+	return ed25519.PublicKey(b), nil
+}
+
+// signedMessage is what is signed: the event's type, room and time and its
+// payload without the signature, canonically (keys sorted, numbers as Go
+// prints float64s), so a server that re-encodes JSON (Supabase does) does
+// not break it.
+func signedMessage(env Envelope) ([]byte, string, error) {
+	var fields map[string]any
+	if err := json.Unmarshal(env.Payload, &fields); err != nil || fields == nil {
+		return nil, "", errors.New("payload is not a JSON object")
+	}
+	sig, _ := fields[sigField].(string)
+	delete(fields, sigField)
+	canon, err := json.Marshal(fields)
+	if err != nil {
+		return nil, "", err
+	}
+	msg := make([]byte, 0, len(canon)+len(env.Type)+len(env.RoomID)+64)
+	msg = append(msg, sigContext...)
+	msg = append(msg, 0)
+	msg = append(msg, env.Type...)
+	msg = append(msg, 0)
+	msg = append(msg, env.RoomID...)
+	msg = append(msg, 0)
+	msg = strconv.AppendInt(msg, env.Timestamp, 10)
+	msg = append(msg, 0)
+	msg = append(msg, canon...)
+	return msg, sig, nil
+}
+
+// SignEnvelope returns env with its payload signed by key.
+func SignEnvelope(key ed25519.PrivateKey, env Envelope) (Envelope, error) {
+	msg, _, err := signedMessage(env)
+	if err != nil {
+		return env, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(env.Payload, &fields); err != nil {
+		return env, err
+	}
+	sig, _ := json.Marshal(base64.StdEncoding.EncodeToString(ed25519.Sign(key, msg)))
+	fields[sigField] = sig
+	if env.Payload, err = json.Marshal(fields); err != nil {
+		return env, err
+	}
+	return env, nil
+}
+
+// VerifyEnvelope checks env's signature against pub.
+func VerifyEnvelope(pub ed25519.PublicKey, env Envelope) error {
+	if len(pub) != ed25519.PublicKeySize {
+		return errors.New("no usable public key")
+	}
+	msg, sig, err := signedMessage(env)
+	if err != nil {
+		return err
+	}
+	if sig == "" {
+		return fmt.Errorf("%w: the event is not signed", ErrBadSignature)
+	}
+	raw, err := base64.StdEncoding.DecodeString(sig)
+	if err != nil || len(raw) != ed25519.SignatureSize {
+		return fmt.Errorf("%w: malformed signature", ErrBadSignature)
+	}
+	if !ed25519.Verify(pub, msg, raw) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// hostKeyRetry is how long a follower waits before asking again for a host
+// key the database did not have yet (the host's row is written as it joins).
+const hostKeyRetry = 2 * time.Second
+
+type inHostKey struct {
+	userID string
+	key    ed25519.PublicKey
+	known  bool // the database answered (a key, or none: an unsigned host)
+}
+
+// fetchHostKey asks the database for id's public key, off the room's
+// goroutine, and hands the answer back to it.
+func (r *Room) fetchHostKey(id string, attempt int) {
+	st := r.store()
+	if st == nil || id == "" || id == r.cfg.UserID {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		enc, err := st.MemberKey(ctx, r.cfg.RoomID, id)
+		if err != nil {
+			r.log.Debug("room: reading the host's key", "host", id, "err", err)
+			return
+		}
+		if enc == "" {
+			if attempt < 2 {
+				r.later(hostKeyRetry, func() {
+					if r.s.hostID == id && r.s.hostKey == nil {
+						r.fetchHostKey(id, attempt+1)
+					}
+				})
+			}
+			return
+		}
+		key, err := DecodePublicKey(enc)
+		if err != nil {
+			r.log.Warn("room: the host's key is unusable; its events are taken unsigned", "host", id, "err", err)
+			return
+		}
+		r.in.put(inHostKey{userID: id, key: key, known: true})
+	}()
+}
+
+// acceptFromHost decides whether a host-only event may be applied: when the
+// host has a key on record, only what it signed. Without one (a host that
+// signs nothing: a web client, a server without the column), the event is
+// taken as before, from the host's user id alone.
+func acceptFromHost(hostKey ed25519.PublicKey, env Envelope) error {
+	if hostKey == nil {
+		return nil
+	}
+	return VerifyEnvelope(hostKey, env)
+}
