@@ -181,8 +181,8 @@ func (r *Room) apply() {
 	}
 	a := s.anchor
 	st := r.player.State()
-	if !st.Loaded {
-		return
+	if !st.Loaded || s.loading != "" || s.ended || s.missing != "" {
+		return // the next file's load re-applies
 	}
 	s.unpauseGen++ // a scheduled start belongs to the old timeline
 	s.hold = nil
@@ -385,7 +385,7 @@ func (r *Room) onBuffering() {
 func (r *Room) controlTick() {
 	s := &r.s
 	if r.player == nil || s.isHost() || s.detached || s.anchor == nil || !s.anchor.Playing || !s.anchor.Settled ||
-		s.hold != nil || s.busy > 0 {
+		s.hold != nil || s.busy > 0 || s.ended || s.missing != "" {
 		return
 	}
 	st := r.player.State()

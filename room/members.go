@@ -31,6 +31,8 @@ type presenceMeta struct {
 	// (then the member is not out of sync: it waits, it does not drift).
 	PlayerState   string `json:"player_state,omitempty"`
 	BufferPercent int    `json:"buffer_percent,omitempty"`
+	// Missing names the playlist entry this member does not have.
+	Missing string `json:"missing,omitempty"`
 }
 
 // heartbeatExtra is the spec heartbeat plus what the members pane shows.
@@ -42,6 +44,7 @@ type heartbeatExtra struct {
 	Detached      bool    `json:"detached,omitempty"`
 	PlayerState   string  `json:"player_state,omitempty"`
 	BufferPercent int     `json:"buffer_percent,omitempty"`
+	Missing       string  `json:"missing,omitempty"`
 }
 
 // playerState is what presence and heartbeats say of a busy player.
@@ -149,6 +152,14 @@ type state struct {
 	trackQueued                                                           bool
 	pendingSeek                                                           *PlaybackPayload
 	mediaWarned                                                           string
+
+	// the shared playlist
+	playlist    Playlist
+	proposals   []Proposal // to the host, pending
+	missing     string     // the current entry, which we do not have
+	loading     string     // the entry our player is loading
+	switchUntil time.Time  // our player's own events are the file switch's until then
+	ended       bool       // our player reached the end of its file
 }
 
 func (s *state) init(cfg Config) {
@@ -158,6 +169,7 @@ func (s *state) init(cfg Config) {
 	s.clock = NewClockSync(8)
 	s.ctrl = DefaultController()
 	s.waitForAll = !cfg.NoWait
+	s.playlist.Current = -1
 }
 
 func (s *state) isHost() bool { return s.hostID != "" && s.hostID == s.selfID }
@@ -166,7 +178,7 @@ func (r *Room) selfMeta() presenceMeta {
 	s := &r.s
 	m := presenceMeta{
 		UserID: r.cfg.UserID, Username: s.username, AvatarURL: r.cfg.AvatarURL,
-		IsHost: s.isHost(), JoinedAt: s.joinedAt, Media: s.media, Detached: s.detached,
+		IsHost: s.isHost(), JoinedAt: s.joinedAt, Media: s.media, Detached: s.detached, Missing: s.missing,
 	}
 	if m.IsHost {
 		m.HostSince = s.hostSince
@@ -510,6 +522,7 @@ func (r *Room) snapshot() Snapshot {
 			RTT:   time.Duration(m.RTTMS * float64(time.Millisecond)),
 			Media: m.Media, MediaMismatch: id != s.hostID && mediaMismatch(m.Media, hostMedia),
 			JoinedAt: time.UnixMilli(int64(m.JoinedAt)), PlayerState: m.PlayerState, BufferPercent: m.BufferPercent,
+			Missing: m.Missing,
 		})
 	}
 	list = append(list, Member{
@@ -518,6 +531,7 @@ func (r *Room) snapshot() Snapshot {
 		InSync: self.InSync, OffsetMS: self.OffsetMS, Detached: s.detached, RTT: snap.RTT,
 		Media: s.media, MediaMismatch: !s.isHost() && mediaMismatch(s.media, hostMedia),
 		JoinedAt: time.UnixMilli(int64(s.joinedAt)), PlayerState: self.PlayerState, BufferPercent: self.BufferPercent,
+		Missing: s.missing,
 	})
 	sort.Slice(list, func(i, j int) bool {
 		if list[i].IsHost != list[j].IsHost {
@@ -529,5 +543,7 @@ func (r *Room) snapshot() Snapshot {
 		return list[i].UserID < list[j].UserID
 	})
 	snap.Members = list
+	snap.Playlist = s.playlist.clone()
+	snap.Proposals = append([]Proposal(nil), s.proposals...)
 	return snap
 }

@@ -224,12 +224,30 @@ func (r *Room) onPlayerEvent(ctx context.Context, ev player.Event) {
 		r.onBuffering()
 		return
 	case player.EventFileLoaded:
+		s.ended = false
 		s.tracker.Reset(r.player.State())
 		s.seekCost.reset() // seek times belong to a file
 		r.refreshMedia(ctx)
+		if s.isHost() {
+			r.hostFileChanged()
+		}
 		r.trackSoon()
+		r.publishSnapshot()
 		return
-	case player.EventEndOfFile, player.EventShutdown:
+	case player.EventEndOfFile:
+		s.ended = true
+		if s.isHost() {
+			r.hostEndOfFile()
+		}
+		r.publishSnapshot()
+		return
+	case player.EventShutdown:
+		r.publishSnapshot()
+		return
+	}
+	if !ev.Ours && (s.loading != "" || time.Now().Before(s.switchUntil) || s.ended && !s.isHost()) {
+		// The file switch's own events (keep-open's pause at the end of
+		// the previous file), not the person's.
 		r.publishSnapshot()
 		return
 	}
@@ -441,6 +459,7 @@ func (r *Room) sendHeartbeat() {
 	if r.player != nil {
 		hb.IsPlaying = !r.player.State().Paused
 	}
+	hb.Missing = r.s.missing
 	hb.PlayerState, hb.BufferPercent = busyState(r)
 	hb.IsSynced = hb.IsSynced || hb.PlayerState != "" && !r.s.detached
 	r.postEphemeral(TypeHeartbeat, hb)

@@ -36,6 +36,8 @@ type Member struct {
 	// busy, with how full its cache is when buffering.
 	PlayerState   string
 	BufferPercent int
+	// Missing names the playlist entry the member does not have.
+	Missing string
 }
 
 // ConnState is the transport's state as the UI shows it.
@@ -63,6 +65,10 @@ type Snapshot struct {
 	// WaitingFor names whom the host holds the room for after a seek
 	// (wait for everyone); empty when nobody is waited for.
 	WaitingFor []string
+	// Playlist is the room's shared playlist; Proposals are the members'
+	// pending proposals (the host's client has them).
+	Playlist  Playlist
+	Proposals []Proposal
 }
 
 // Host returns the host member and whether there is one.

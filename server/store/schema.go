@@ -34,7 +34,7 @@ var Tables = map[string]Table{
 	"rooms": {Name: "rooms", Key: []string{"room_id"}, Columns: []Column{
 		{"room_id", "text"}, {"host_user_id", "text"}, {"current_playback_time", "float8"},
 		{"is_playing", "bool"}, {"media_filename", "text"}, {"media_duration", "float8"},
-		{"media_size", "int8"}, {"updated_at", "timestamptz"},
+		{"media_size", "int8"}, {"updated_at", "timestamptz"}, {"playlist", "text"},
 	}},
 	"room_members": {Name: "room_members", Key: []string{"room_id", "user_id"}, Columns: []Column{
 		{"room_id", "text"}, {"user_id", "text"}, {"username", "text"}, {"avatar_url", "text"},
@@ -81,4 +81,7 @@ var migrations = []string{
 		is_system_message INTEGER NOT NULL DEFAULT 0
 	);
 	CREATE INDEX comments_room_created ON comments (room_id, created_at);`,
+	// The shared playlist ({"entries":[…],"current":n} as JSON text), on
+	// the room row, so it follows the row's rules (only the host writes).
+	`ALTER TABLE rooms ADD COLUMN playlist TEXT;`,
 }
