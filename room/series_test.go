@@ -1,0 +1,188 @@
+package room_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/watchium/watchium-tui/internal/testmedia"
+	"github.com/watchium/watchium-tui/player"
+	"github.com/watchium/watchium-tui/room"
+)
+
+// Two short episodes at 100 fps (a frame is 10 ms), of different lengths so
+// a mix-up shows.
+var (
+	episode1 = testmedia.Spec{FPS: 100, Seconds: 8, KeyEvery: 100}
+	episode2 = testmedia.Spec{FPS: 100, Seconds: 9, KeyEvery: 100}
+)
+
+const (
+	ep1Name = "Show - 01.mkv"
+	ep2Name = "Show - 02.mkv"
+)
+
+// mediaDir puts the named episodes (generated files, linked) in a new
+// folder.
+func mediaDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range files {
+		if err := os.Link(src, filepath.Join(dir, name)); err != nil {
+			b, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dir
+}
+
+func launchFile(t *testing.T, path string) *player.MPV {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m, err := player.Launch(ctx, path, player.Options{Headless: true, StartPaused: true})
+	if err != nil {
+		t.Fatalf("launch mpv: %v", err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+func playingFile(t *testing.T, p *peer) string {
+	self, _ := snapshot(t, p).Self()
+	return self.Media.Filename
+}
+
+// Series night: the host plays episode 1 to its end; episode 2 starts on
+// host and follower together, each from their own folder; a follower
+// without episode 2 is shown missing it and holds nobody up.
+func TestSeriesNextEpisodeForEveryone(t *testing.T) {
+	needMPV(t)
+	gen := t.TempDir()
+	src1, err := testmedia.Make(gen, episode1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src2, err := testmedia.Make(gen, episode2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostDir := mediaDir(t, map[string]string{ep1Name: src1, ep2Name: src2})
+	bobDir := mediaDir(t, map[string]string{ep1Name: src1, ep2Name: src2})
+	carolDir := mediaDir(t, map[string]string{ep1Name: src1})
+
+	url := startServer(t)
+	cfg := func(name string, host bool, dir string) room.Config {
+		return room.Config{RoomID: "series", UserID: name, Username: name, WantHost: host, HostGrace: 500 * time.Millisecond,
+			MediaDirs: []string{dir}, Logger: testLogger(t, name)}
+	}
+	hm := launchFile(t, filepath.Join(hostDir, ep1Name))
+	host := joinConfig(t, url, cfg("alice", true, hostDir), hm, hm)
+	eventually(t, 10*time.Second, "alice hosts", func() (bool, string) { return hostOf(t, host) == "alice", "" })
+	bm := launchFile(t, filepath.Join(bobDir, ep1Name))
+	bob := joinConfig(t, url, cfg("bob", false, bobDir), bm, bm)
+	cm := launchFile(t, filepath.Join(carolDir, ep1Name))
+	carol := joinConfig(t, url, cfg("carol", false, carolDir), cm, cm)
+	for _, p := range []*peer{bob, carol} {
+		eventually(t, 10*time.Second, p.name+" follows alice", func() (bool, string) { return hostOf(t, p) == "alice", "" })
+	}
+	ctx := context.Background()
+	for _, f := range []string{ep1Name, ep2Name} {
+		if err := host.room.Add(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []*peer{bob, carol} {
+		eventually(t, 10*time.Second, p.name+" has the playlist", func() (bool, string) {
+			pl := snapshot(t, p).Playlist
+			return len(pl.Entries) == 2 && pl.Current == 0, fmt.Sprintf("%+v", pl)
+		})
+	}
+
+	// Near the end of episode 1, playing; everyone follows.
+	if err := host.room.Seek(ctx, float64(episode1.Seconds)-2.5); err != nil {
+		t.Fatal(err)
+	}
+	if err := host.room.Play(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*peer{bob, carol} {
+		eventually(t, 10*time.Second, p.name+" playing in sync", func() (bool, string) {
+			o := offset(hm, p.mpv)
+			return !p.mpv.State().Paused && math.Abs(o) < 0.04, fmt.Sprintf("offset %.1f ms", o*1000)
+		})
+	}
+	hs := hm.State()
+	endOfEp1 := time.Now().Add(time.Duration((hs.Duration - hs.PositionAt(time.Now())) / hs.Speed * float64(time.Second)))
+
+	// Episode 2 starts on alice and bob together.
+	both := func() (bool, string) {
+		h, b := hm.State(), bm.State()
+		ok := playingFile(t, host) == ep2Name && playingFile(t, bob) == ep2Name && !h.Paused && !b.Paused && h.Loaded && b.Loaded
+		return ok, fmt.Sprintf("alice %q paused=%v, bob %q paused=%v", playingFile(t, host), h.Paused, playingFile(t, bob), b.Paused)
+	}
+	eventually(t, 20*time.Second, "alice and bob playing episode 2", both)
+	took := time.Since(endOfEp1)
+	first := offset(hm, bm)
+	frame := episode2.FrameDuration()
+	var worst float64
+	for i := 0; i < 10; i++ {
+		time.Sleep(100 * time.Millisecond) // sampling the offset while both play
+		worst = max(worst, math.Abs(offset(hm, bm)))
+	}
+	t.Logf("end of episode 1 → alice and bob playing episode 2: %v; offset at start %.1f ms, worst over the next second %.1f ms (a frame is %.0f ms)",
+		took.Round(time.Millisecond), first*1000, worst*1000, frame*1000)
+	if worst > frame+0.002 {
+		t.Errorf("episode 2 on alice and bob %.1f ms apart, want within a frame (%.0f ms)", worst*1000, frame*1000)
+	}
+	if hm.State().Pos > 3 {
+		t.Errorf("alice's episode 2 at %.2f s: she did not start from the beginning", hm.State().Pos)
+	}
+
+	// Carol lacks episode 2: she is told, everyone sees it, and alice was
+	// not held up past the wait timeout.
+	eventually(t, 10*time.Second, "carol shown missing episode 2", func() (bool, string) {
+		var seen room.Member
+		for _, m := range snapshot(t, host).Members {
+			if m.UserID == "carol" {
+				seen = m
+			}
+		}
+		self, _ := snapshot(t, carol).Self()
+		return seen.Missing == ep2Name && self.Missing == ep2Name, fmt.Sprintf("host sees %q, carol %q", seen.Missing, self.Missing)
+	})
+	if limit := 5 * time.Second; took > limit {
+		t.Errorf("episode 2 started %v after episode 1 ended: held past the wait timeout (%v)", took, limit)
+	}
+
+	// Alice opens episode 1 again in her mpv itself (as its playlist or a
+	// drag-and-drop would): the room moves there, bob and carol with it.
+	if _, err := hm.Call(ctx, "loadfile", filepath.Join(hostDir, ep1Name), "replace"); err != nil {
+		t.Fatal(err)
+	}
+	moved := time.Now()
+	eventually(t, 20*time.Second, "everyone back on episode 1, playing", func() (bool, string) {
+		ok := snapshot(t, bob).Playlist.Current == 0
+		for _, p := range []*peer{host, bob, carol} {
+			ok = ok && playingFile(t, p) == ep1Name && !p.mpv.State().Paused
+		}
+		self, _ := snapshot(t, carol).Self()
+		return ok && self.Missing == "", fmt.Sprintf("bob's current %d, carol missing %q", snapshot(t, bob).Playlist.Current, self.Missing)
+	})
+	t.Logf("alice's own loadfile → everyone playing episode 1: %v", time.Since(moved).Round(time.Millisecond))
+	for _, p := range []*peer{bob, carol} {
+		eventually(t, 10*time.Second, p.name+" within a frame of alice", func() (bool, string) {
+			o := offset(hm, p.mpv)
+			return math.Abs(o) <= frame, fmt.Sprintf("offset %.1f ms", o*1000)
+		})
+	}
+}
