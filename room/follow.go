@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sort"
 	"time"
@@ -360,12 +361,31 @@ func (r *Room) releaseAt(pos float64) {
 	})
 }
 
+// resetSpeed ends a speed correction: the player goes back to the room's
+// speed.
 func (r *Room) resetSpeed() {
-	if r.player == nil || r.s.ctrl.Speed() == 1 {
+	if r.player == nil {
 		return
 	}
-	r.s.ctrl.ForceSpeed(1)
-	r.enqueue("speed 1", func(ctx context.Context, p Player) error { return p.SetSpeed(ctx, 1) }, nil)
+	s := &r.s
+	base := r.baseSpeed()
+	// A host's or a detached member's own speed is theirs; only a
+	// correction of ours is undone.
+	if s.ctrl.Speed() == 1 && (s.isHost() || s.detached || r.player.State().Speed == base) {
+		return
+	}
+	s.ctrl.ForceSpeed(1)
+	r.enqueue(fmt.Sprintf("speed %g", base), func(ctx context.Context, p Player) error { return p.SetSpeed(ctx, base) }, nil)
+}
+
+// baseSpeed is the room's playback speed: the host's, which a follower's
+// controller multiplies by its small correction (the controller works
+// around 1.0).
+func (r *Room) baseSpeed() float64 {
+	if a := r.s.anchor; a != nil && !r.s.isHost() && a.Speed > 0 {
+		return a.Speed
+	}
+	return 1
 }
 
 // onBuffering: a stalled player is not out of sync by choice, and no speed
@@ -408,7 +428,7 @@ func (r *Room) controlTick() {
 	}
 	act := s.ctrl.Update(now, off)
 	if act.Speed > 0 {
-		speed := act.Speed
+		speed := act.Speed * r.baseSpeed()
 		r.enqueue("speed", func(ctx context.Context, p Player) error { return p.SetSpeed(ctx, speed) }, nil)
 	}
 	if act.Seek {

@@ -544,6 +544,10 @@ func (r *Room) snapshot() Snapshot {
 	})
 	snap.Members = list
 	snap.Playlist = s.playlist.clone()
+	snap.Speed = r.baseSpeed()
+	if s.isHost() && r.player != nil && r.player.State().Speed > 0 {
+		snap.Speed = r.player.State().Speed
+	}
 	snap.Proposals = append([]Proposal(nil), s.proposals...)
 	return snap
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"testing"
 	"time"
 
@@ -185,4 +186,61 @@ func TestSeriesNextEpisodeForEveryone(t *testing.T) {
 			return math.Abs(o) <= frame, fmt.Sprintf("offset %.1f ms", o*1000)
 		})
 	}
+}
+
+// /speed 1.5 from the host: followers play at the room's speed and stay
+// within the usual bounds of the host.
+func TestSyncedSpeed(t *testing.T) {
+	needMPV(t)
+	url := startServer(t)
+	host := join(t, url, "alice", true, nil)
+	eventually(t, 10*time.Second, "alice hosts", func() (bool, string) { return hostOf(t, host) == "alice", "" })
+	bob := join(t, url, "bob", false, nil)
+	eventually(t, 10*time.Second, "bob follows", func() (bool, string) { return hostOf(t, bob) == "alice", "" })
+	ctx := context.Background()
+	if err := bob.room.SetSpeed(ctx, 1.5); err == nil {
+		t.Fatal("a follower set the room's speed")
+	}
+	if err := host.room.SetSpeed(ctx, 99); err == nil {
+		t.Fatal("speed 99 accepted")
+	}
+	if err := host.room.Play(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "bob in sync at 1.0", func() (bool, string) {
+		o := offset(host.mpv, bob.mpv)
+		return !bob.mpv.State().Paused && math.Abs(o) < 0.04, fmt.Sprintf("offset %.1f ms", o*1000)
+	})
+	if err := host.room.SetSpeed(ctx, 1.5); err != nil {
+		t.Fatal(err)
+	}
+	took := eventually(t, 15*time.Second, "bob at 1.5 and within 40 ms", func() (bool, string) {
+		o, sp := offset(host.mpv, bob.mpv), bob.mpv.State().Speed
+		return math.Abs(sp/1.5-1) < 0.11 && math.Abs(o) < 0.04, fmt.Sprintf("offset %.1f ms, speed %.3f", o*1000, sp)
+	})
+	var samples []float64
+	for i := 0; i < 30; i++ {
+		time.Sleep(100 * time.Millisecond) // sampling the offset while both play
+		samples = append(samples, math.Abs(offset(host.mpv, bob.mpv)))
+	}
+	sort.Float64s(samples)
+	p50, p95 := samples[len(samples)/2], samples[len(samples)*95/100]
+	t.Logf("speed 1.5: bob within 40 ms after %v; |offset| over 3 s p50 %.1f ms, p95 %.1f ms, max %.1f ms", took.Round(time.Millisecond), p50*1000, p95*1000, samples[len(samples)-1]*1000)
+	if p95 > 0.04 {
+		t.Errorf("|offset| p95 %.1f ms at speed 1.5, want under 40 ms", p95*1000)
+	}
+	if s := snapshot(t, bob); s.Speed != 1.5 {
+		t.Errorf("bob's snapshot says the room's speed is %v", s.Speed)
+	}
+	if self, _ := snapshot(t, bob).Self(); self.Detached {
+		t.Error("bob detached: the room's speed change was taken for his own")
+	}
+	// Back to normal: bob follows to 1.
+	if err := host.room.SetSpeed(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "bob back at 1.0 in sync", func() (bool, string) {
+		o, sp := offset(host.mpv, bob.mpv), bob.mpv.State().Speed
+		return math.Abs(sp-1) < 0.11 && math.Abs(o) < 0.04, fmt.Sprintf("offset %.1f ms, speed %.3f", o*1000, sp)
+	})
 }

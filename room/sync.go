@@ -407,6 +407,12 @@ func (r *Room) takeAnchor(a *anchor) {
 	}
 	prev := s.anchor
 	s.anchor = a
+	if prev != nil && prev.Speed != a.Speed && !s.detached {
+		// The host changed the room's speed: ours follows at once; the
+		// controller's corrections are relative to it.
+		r.resetSpeed()
+		s.ctrl.Reset(time.Now(), false)
+	}
 	switch timelineChange(prev, a) {
 	case timelineJumped:
 		if !s.detached {

@@ -69,6 +69,8 @@ type Snapshot struct {
 	// pending proposals (the host's client has them).
 	Playlist  Playlist
 	Proposals []Proposal
+	// Speed is the room's playback speed (the host's; 1 is normal).
+	Speed float64
 }
 
 // Host returns the host member and whether there is one.
