@@ -21,6 +21,13 @@ type Controller interface {
 	Resync(ctx context.Context) error
 	SetName(ctx context.Context, name string) error
 	SetWaitForEveryone(ctx context.Context, on bool) error
+	SetSpeed(ctx context.Context, speed float64) error
+	Add(ctx context.Context, what string) error
+	Accept(ctx context.Context, n int) error
+	Remove(ctx context.Context, n int) error
+	Goto(ctx context.Context, n int) error
+	Next(ctx context.Context) error
+	Prev(ctx context.Context) error
 }
 
 // callTimeout bounds one Controller call, so a dead connection turns into
@@ -85,4 +92,9 @@ func setNameCmd(ctrl Controller, name string) tea.Cmd {
 func setWaitCmd(ctrl Controller, on bool) tea.Cmd {
 	return call(ctrl, func(ctx context.Context, c Controller) error { return c.SetWaitForEveryone(ctx, on) },
 		func(err error) tea.Msg { return SetWaitDoneMsg{On: on, Err: err} })
+}
+
+// playlistCmd runs one playlist or speed command; what names it in errors.
+func playlistCmd(ctrl Controller, what string, fn func(context.Context, Controller) error) tea.Cmd {
+	return call(ctrl, fn, func(err error) tea.Msg { return PlaylistDoneMsg{What: what, Err: err} })
 }

@@ -66,6 +66,22 @@ func (f *fakeController) SetWaitForEveryone(ctx context.Context, on bool) error 
 	return f.record(ctx, fmt.Sprintf("SetWait %v", on))
 }
 
+func (f *fakeController) SetSpeed(ctx context.Context, v float64) error {
+	return f.record(ctx, fmt.Sprintf("SetSpeed %g", v))
+}
+func (f *fakeController) Add(ctx context.Context, w string) error { return f.record(ctx, "Add "+w) }
+func (f *fakeController) Accept(ctx context.Context, n int) error {
+	return f.record(ctx, fmt.Sprintf("Accept %d", n))
+}
+func (f *fakeController) Remove(ctx context.Context, n int) error {
+	return f.record(ctx, fmt.Sprintf("Remove %d", n))
+}
+func (f *fakeController) Goto(ctx context.Context, n int) error {
+	return f.record(ctx, fmt.Sprintf("Goto %d", n))
+}
+func (f *fakeController) Next(ctx context.Context) error { return f.record(ctx, "Next") }
+func (f *fakeController) Prev(ctx context.Context) error { return f.record(ctx, "Prev") }
+
 var errOffline = errors.New("connection lost")
 
 // Snapshots used across tests.

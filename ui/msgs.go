@@ -51,3 +51,9 @@ type SetWaitDoneMsg struct {
 	On  bool
 	Err error
 }
+
+// PlaylistDoneMsg reports a playlist or speed command (/add, /next, /speed…).
+type PlaylistDoneMsg struct {
+	What string
+	Err  error
+}
