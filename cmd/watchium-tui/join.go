@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
+	"github.com/watchium/watchium-tui/internal/config"
 	"github.com/watchium/watchium-tui/player"
 	"github.com/watchium/watchium-tui/room"
 	"github.com/watchium/watchium-tui/ui"
@@ -22,6 +25,7 @@ type joinFlags struct {
 	host      bool
 	headless  bool
 	mpvArgs   []string
+	mediaDirs []string
 	logFile   string
 	avatarURL string
 }
@@ -62,7 +66,8 @@ server is started inside this process, so a first run just works.`,
 	fl.StringVar(&f.socket, "mpv-socket", "", "drive the mpv listening on this IPC socket")
 	fl.BoolVar(&f.host, "host", false, "claim the host role when nobody holds it")
 	fl.BoolVar(&f.headless, "headless", false, "no terminal UI: print room events as JSON lines")
-	fl.StringArrayVar(&f.mpvArgs, "mpv-arg", nil, "extra argument for the mpv started by --media (repeatable), e.g. --mpv-arg=--fs")
+	fl.StringArrayVar(&f.mpvArgs, "mpv-arg", nil, "extra argument for the mpv started by --media (repeatable), e.g. --mpv-arg=--fs (config: mpv_args)")
+	fl.StringArrayVar(&f.mediaDirs, "media-dir", nil, "folder where playlist entries are found by file name (repeatable; config: media_dirs; the --media file's folder counts too)")
 	fl.StringVar(&f.logFile, "log-file", "", "write logs here (default: stderr when --headless, none with the UI)")
 	fl.StringVar(&f.avatarURL, "avatar-url", "", "picture others see next to your name")
 	cmd.MarkFlagsMutuallyExclusive("media", "mpv-socket")
@@ -76,7 +81,7 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
 	stderr := cmd.ErrOrStderr()
-	f.nameSet = nameFlagSet(cmd)
+	f.nameSet = nameChosen(cmd, f.globalFlags)
 
 	// Logs never go to a terminal the UI draws on.
 	var logW io.Writer
@@ -92,6 +97,13 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 		logW = stderr
 	}
 	log := newLogger(logW, f.debug)
+	if !cmd.Flags().Changed("mpv-arg") {
+		f.mpvArgs = f.file.MPVArgs
+	}
+	mediaDirs, err := mediaFolders(f)
+	if err != nil {
+		return err
+	}
 
 	var p *player.MPV
 	var rp room.Player
@@ -139,7 +151,7 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 
 	cfg := room.Config{
 		RoomID: roomID, UserID: l.userID(name), Username: name, AvatarURL: f.avatarURL,
-		WantHost: f.host, Server: f.server, Logger: log,
+		WantHost: f.host, Server: f.server, Logger: log, MediaDirs: mediaDirs,
 	}
 	if rc, err := restClient(f.globalFlags, l.keeper); err == nil {
 		cfg.Store = room.RESTStore{C: rc}
@@ -165,6 +177,28 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 	cancel()
 	<-runDone
 	return err
+}
+
+// mediaFolders are where playlist entries are looked for: --media-dir
+// (else the config file's media_dirs), then the --media file's folder.
+// Only file names ever leave this machine.
+func mediaFolders(f joinFlags) ([]string, error) {
+	dirs := f.mediaDirs
+	if len(dirs) == 0 {
+		dirs = f.file.MediaDirs
+	}
+	var out []string
+	for _, d := range dirs {
+		d = config.ExpandHome(d)
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("media folder %q: not a folder here (check --media-dir or media_dirs in the config file)", d)
+		}
+		out = append(out, d)
+	}
+	if f.media != "" && !strings.Contains(f.media, "://") {
+		out = append(out, filepath.Dir(f.media))
+	}
+	return out, nil
 }
 
 // runHeadless prints room events as JSON lines until ctx ends (or the mpv
