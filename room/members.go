@@ -544,6 +544,18 @@ func (r *Room) snapshot() Snapshot {
 	})
 	snap.Members = list
 	snap.Playlist = s.playlist.clone()
+	snap.Duration = hostMedia.Duration
+	if snap.Duration == 0 {
+		snap.Duration = s.media.Duration
+	}
+	switch {
+	case s.round != nil:
+		snap.Seeking, snap.SeekTarget = true, s.round.pos
+	case s.isHost() && r.player != nil && r.player.State().Seeking:
+		snap.Seeking, snap.SeekTarget = true, r.player.State().Pos
+	case !s.isHost() && s.anchor != nil && s.anchor.Seeking:
+		snap.Seeking, snap.SeekTarget = true, s.anchor.Pos
+	}
 	snap.Speed = r.baseSpeed()
 	if s.isHost() && r.player != nil && r.player.State().Speed > 0 {
 		snap.Speed = r.player.State().Speed

@@ -71,6 +71,12 @@ type Snapshot struct {
 	Proposals []Proposal
 	// Speed is the room's playback speed (the host's; 1 is normal).
 	Speed float64
+	// Duration is the length of the host's file (0: unknown).
+	Duration float64
+	// Seeking: the host's timeline is heading for SeekTarget (its seek,
+	// or a round waiting for everyone there).
+	Seeking    bool
+	SeekTarget float64
 }
 
 // Host returns the host member and whether there is one.

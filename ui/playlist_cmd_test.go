@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/watchium/watchium-tui/room"
 )
 
@@ -71,4 +73,44 @@ func TestListShowsPlaylistCurrentAndMissing(t *testing.T) {
 	wantChat(t, r, "1. Show - 01.mkv (23:40)")
 	wantChat(t, r, "▶ 2. Show - 02.mkv — missing for carol")
 	wantChat(t, r, "proposal 1 from dave: Show - 03.mkv (/accept 1)")
+}
+
+func TestSeriesPanes(t *testing.T) {
+	r, _ := newRoot(t, 80, 30)
+	r = update(t, r, room.StateChanged{Snapshot: seriesSnapshot()})
+	wantScreen(t, r,
+		"Playlist (3)", "▶ 2. Frieren - 02.mkv", "⚠ missing: carol", "? Frieren - 04.mkv (da", // the pane (truncated to its width)
+		"12:31", "23:40", "→ 15:00", "1.5×", // the timeline
+		spinnerFrame(fixedNow)+" buffering 40%", // the spinner
+		"⚠ missing Frieren - …",                 // carol, in the members pane
+	)
+	// Tab reaches the playlist, after the members.
+	tab := tea.KeyPressMsg{Code: tea.KeyTab}
+	for _, want := range []focusArea{focusChat, focusMembers, focusPlaylist, focusInput} {
+		r = update(t, r, tab)
+		if r.focus != want {
+			t.Fatalf("focus %v, want %v", r.focus, want)
+		}
+	}
+	// Without a playlist, Tab skips the pane.
+	r = update(t, r, room.StateChanged{Snapshot: fourSnapshot()})
+	for _, want := range []focusArea{focusChat, focusMembers, focusInput} {
+		r = update(t, r, tab)
+		if r.focus != want {
+			t.Fatalf("no playlist: focus %v, want %v", r.focus, want)
+		}
+	}
+	// A busy member keeps the spinner turning; a failed playlist command
+	// says why.
+	paused := seriesSnapshot()
+	paused.Playing = false
+	for i := range paused.Members {
+		paused.Members[i].Playing = false
+	}
+	fresh, _ := newRoot(t, 80, 30)
+	if _, cmd := updateCmd(t, fresh, room.StateChanged{Snapshot: paused}); cmd == nil {
+		t.Fatal("no tick armed while a member buffers, nothing playing")
+	}
+	r = update(t, r, PlaylistDoneMsg{What: "next", Err: errOffline})
+	wantChat(t, r, "couldn't next: connection lost")
 }
