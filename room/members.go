@@ -160,6 +160,8 @@ type state struct {
 	loading     string     // the entry our player is loading
 	switchUntil time.Time  // our player's own events are the file switch's until then
 	ended       bool       // our player reached the end of its file
+	// playlistStored: stored once after a control created the room row.
+	playlistStored bool
 }
 
 func (s *state) init(cfg Config) {

@@ -189,9 +189,6 @@ func TestPlaylistRulesAndStore(t *testing.T) {
 	ap.mu.Lock()
 	ap.media.Filename = "ep1.mkv"
 	ap.mu.Unlock()
-	if err := (RESTStore{C: rc}).Control(ctx, "series", "pause", PlaybackPayload{CurrentTime: 0, UserID: "alice"}); err != nil {
-		t.Fatal(err)
-	}
 	bob, bp, _ := playlistMember(t, hs.URL, cfg("bob", false, bobDir))
 	carol, _, _ := playlistMember(t, hs.URL, cfg("carol", false, carolDir))
 	for _, r := range []*Room{alice, bob, carol} {

@@ -189,6 +189,10 @@ func (r *Room) recordControl(action string, p PlaybackPayload) {
 	if st == nil {
 		return
 	}
+	// The room row may not exist before the host's first control (the
+	// server creates it then), so the playlist is stored again once it does.
+	pl, savePl := r.s.playlist.clone(), !r.s.playlistStored && len(r.s.playlist.Entries) > 0
+	r.s.playlistStored = r.s.playlistStored || savePl
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -196,6 +200,12 @@ func (r *Room) recordControl(action string, p PlaybackPayload) {
 			r.disableStore(err)
 			if !errors.Is(err, ErrNoStore) {
 				r.log.Warn("room: recording playback state", "action", action, "err", err)
+			}
+			return
+		}
+		if savePl {
+			if err := st.SavePlaylist(ctx, r.cfg.RoomID, pl); err != nil && !errors.Is(noStore(err), ErrNoStore) {
+				r.log.Warn("room: storing the playlist", "err", err)
 			}
 		}
 	}()
