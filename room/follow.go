@@ -426,7 +426,9 @@ func (r *Room) controlTick() {
 	if !ok {
 		return
 	}
-	act := s.ctrl.Update(now, off)
+	// The controller works in wall seconds at speed 1: at the room's speed
+	// b a correction removes b times as much of the file per second.
+	act := s.ctrl.Update(now, off/r.baseSpeed())
 	if act.Speed > 0 {
 		speed := act.Speed * r.baseSpeed()
 		r.enqueue("speed", func(ctx context.Context, p Player) error { return p.SetSpeed(ctx, speed) }, nil)

@@ -445,7 +445,7 @@ func (r *Room) checkMedia() {
 		return
 	}
 	key := mi.meta.Media.Filename + "|" + s.media.Filename
-	if !mediaMismatch(s.media, mi.meta.Media) {
+	if !r.roomMediaMismatch(s.media, mi.meta.Media) {
 		s.mediaWarned = ""
 		return
 	}
@@ -455,6 +455,17 @@ func (r *Room) checkMedia() {
 			s.media.Filename, ClockString(s.media.Duration), mi.meta.Media.Filename, ClockString(mi.meta.Media.Duration))
 	}
 }
+
+// roomMediaMismatch: with a playlist, a file on it is the room's (right
+// after a change of entry, presence still names the previous one for a few
+// seconds; who lacks the current file is shown as missing instead).
+func (r *Room) roomMediaMismatch(a, host MediaIdentity) bool {
+	if len(r.s.playlist.Entries) > 0 && a.Filename != "" && r.s.playlist.Index(a.Filename) >= 0 {
+		return false
+	}
+	return mediaMismatch(a, host)
+}
+
 func mediaMismatch(a, b MediaIdentity) bool {
 	if a.Filename == "" || b.Filename == "" {
 		return false
@@ -522,7 +533,7 @@ func (r *Room) snapshot() Snapshot {
 			IsHost: id == s.hostID, Online: mi.online, Position: m.CurrentTime, Playing: m.IsPlaying,
 			InSync: id == s.hostID || m.InSync && !m.Detached, OffsetMS: m.OffsetMS, Detached: m.Detached,
 			RTT:   time.Duration(m.RTTMS * float64(time.Millisecond)),
-			Media: m.Media, MediaMismatch: id != s.hostID && mediaMismatch(m.Media, hostMedia),
+			Media: m.Media, MediaMismatch: id != s.hostID && r.roomMediaMismatch(m.Media, hostMedia),
 			JoinedAt: time.UnixMilli(int64(m.JoinedAt)), PlayerState: m.PlayerState, BufferPercent: m.BufferPercent,
 			Missing: m.Missing,
 		})
@@ -531,7 +542,7 @@ func (r *Room) snapshot() Snapshot {
 		UserID: r.cfg.UserID, Username: s.username, AvatarURL: r.cfg.AvatarURL, IsSelf: true,
 		IsHost: s.isHost(), Online: true, Position: self.CurrentTime, Playing: self.IsPlaying,
 		InSync: self.InSync, OffsetMS: self.OffsetMS, Detached: s.detached, RTT: snap.RTT,
-		Media: s.media, MediaMismatch: !s.isHost() && mediaMismatch(s.media, hostMedia),
+		Media: s.media, MediaMismatch: !s.isHost() && r.roomMediaMismatch(s.media, hostMedia),
 		JoinedAt: time.UnixMilli(int64(s.joinedAt)), PlayerState: self.PlayerState, BufferPercent: self.BufferPercent,
 		Missing: s.missing,
 	})

@@ -163,6 +163,11 @@ func (r *Room) publishAnchor(reason string) {
 		// A settled timeline as soon as the host's player has a few frames.
 		r.later(settleAfter, func() { r.publishAnchor("settled") })
 	}
+	if !st.Paused && reason == "speed" {
+		// mpv moves to a new speed over a few hundred ms (its audio
+		// buffer); the timeline read off frame steps after that is exact.
+		r.later(speedSettleAfter, func() { r.publishAnchor("settled") })
+	}
 	if reason == TypeSeek {
 		r.debounceSeekEvent(p)
 	}
@@ -358,6 +363,10 @@ func (r *Room) schedulePlay() error {
 // settleAfter is how long after a play or seek the host's frame steps are
 // regular again.
 const settleAfter = 250 * time.Millisecond
+
+// speedSettleAfter is how long after a speed change the host's frame steps
+// are at the new rate (mpv's lag, measured at 170–360 ms, plus a margin).
+const speedSettleAfter = 600 * time.Millisecond
 
 // onAnchor takes a timeline update from the host.
 func (r *Room) onAnchor(p PlaybackPayload, playing, seeking bool, round string, envMS int64, settled bool) {

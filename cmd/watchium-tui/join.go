@@ -36,8 +36,16 @@ func newJoinCmd() *cobra.Command {
 		Use:   "join ROOM",
 		Short: "Join a room: follow or host playback, see members, chat",
 		Long: `Joins room ROOM. With --media, starts mpv on that file; with --mpv-socket,
-drives an mpv you started yourself (mpv --input-ipc-server=/tmp/mpv.sock FILE).
-Without either you can still chat.
+drives an mpv you started yourself (mpv --input-ipc-server=/tmp/mpv.sock FILE);
+with only media folders (--media-dir, or media_dirs in the config file), starts
+mpv idle and it loads whatever the room's playlist plays. Without any of them
+you can still chat.
+
+The room's shared playlist names files, never paths: each member's watchium
+finds an entry by name in their media folders (--media-dir DIR, repeatable,
+else media_dirs from the config file, plus the folder of the --media file),
+then checks its size and length. /add, /next, /goto N and /list work in the
+input line; /help lists them all.
 
 The host's play, pause and seek reach everyone's mpv within a frame or two;
 followers who fall behind are brought back by nudging mpv's speed, without a
@@ -51,6 +59,7 @@ If --server points at this machine and nothing answers there, the embedded
 server is started inside this process, so a first run just works.`,
 		Example: `  watchium-tui join movie --media movie.mkv --host
   watchium-tui join movie --media movie.mkv --name bob
+  watchium-tui join frieren --media-dir ~/Videos/frieren --name bob
   mpv --input-ipc-server=/tmp/mpv.sock movie.mkv &
   watchium-tui join movie --mpv-socket /tmp/mpv.sock
   watchium-tui join movie --headless | jq -c .`,
@@ -108,7 +117,9 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 	var p *player.MPV
 	var rp room.Player
 	switch {
-	case f.media != "":
+	case f.media != "" || f.socket == "" && len(mediaDirs) > 0:
+		// With media folders and no file, mpv starts idle and loads the
+		// room's playlist entry from them.
 		lctx, lcancel := context.WithTimeout(ctx, 20*time.Second)
 		m, err := player.Launch(lctx, f.media, player.Options{StartPaused: true, ExtraArgs: f.mpvArgs, Logger: log})
 		lcancel()
