@@ -143,6 +143,9 @@ func (r *Room) Resync(ctx context.Context) error {
 			return errors.New("waiting for the host's position; try again in a moment")
 		}
 		s.detached = false
+		if cur, ok := s.playlist.CurrentEntry(); ok && s.missing != "" {
+			r.followEntry(cur) // perhaps the file is in our folders now
+		}
 		r.apply()
 		r.trackSoon()
 		r.sendHeartbeat()

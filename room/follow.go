@@ -182,6 +182,11 @@ func (r *Room) apply() {
 	}
 	a := s.anchor
 	st := r.player.State()
+	if s.ended && s.missing == "" && s.loading == "" && st.Duration > 0 && a.Pos < st.Duration-0.5 {
+		if cur, ok := s.playlist.CurrentEntry(); !ok || cur.Name == s.media.Filename {
+			s.ended = false // the host went back into the file we finished
+		}
+	}
 	if !st.Loaded || s.loading != "" || s.ended || s.missing != "" {
 		return // the next file's load re-applies
 	}

@@ -273,3 +273,34 @@ func TestPlaylistRulesAndStore(t *testing.T) {
 		return p.Current == 1 && slices.Equal(names(p), want)
 	})
 }
+
+// A follower that lacked the room's file finds it on /sync once it is in
+// its folder.
+func TestMissingFileFoundOnResync(t *testing.T) {
+	bus := newFakeBus()
+	dir := t.TempDir()
+	host := addMember(t, bus, fastConfig("alice", true))
+	cfg := fastConfig("bob", false)
+	cfg.MediaDirs = []string{dir}
+	bob := addMember(t, bus, cfg)
+	bus.syncAll()
+	waitCond(t, "bob follows alice", func() bool { return bob.snap(t).HostID == "alice" })
+	ctx := context.Background()
+	if err := host.room.Add(ctx, "ep9.mkv"); err != nil {
+		t.Fatal(err)
+	}
+	_ = host.room.do(ctx, func() error {
+		host.room.s.playlist.Current = 0
+		host.room.publishPlaylist(false)
+		return nil
+	})
+	waitCond(t, "bob misses ep9", func() bool { self, _ := bob.snap(t).Self(); return self.Missing == "ep9.mkv" })
+	if err := os.WriteFile(filepath.Join(dir, "ep9.mkv"), []byte("video"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_ = bob.room.Resync(ctx)
+	waitCond(t, "bob loads ep9 after /sync", func() bool { return slices.Contains(bob.player.Calls(), "load ep9.mkv") })
+	if self, _ := bob.snap(t).Self(); self.Missing != "" {
+		t.Fatalf("still missing %q", self.Missing)
+	}
+}

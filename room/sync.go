@@ -232,12 +232,7 @@ func (r *Room) onPlayerEvent(ctx context.Context, ev player.Event) {
 		s.ended = false
 		s.tracker.Reset(r.player.State())
 		s.seekCost.reset() // seek times belong to a file
-		r.refreshMedia(ctx)
-		if s.isHost() {
-			r.hostFileChanged()
-		}
-		r.trackSoon()
-		r.publishSnapshot()
+		r.fileLoaded(ctx, 0)
 		return
 	case player.EventEndOfFile:
 		s.ended = true
@@ -250,9 +245,10 @@ func (r *Room) onPlayerEvent(ctx context.Context, ev player.Event) {
 		r.publishSnapshot()
 		return
 	}
-	if !ev.Ours && (s.loading != "" || time.Now().Before(s.switchUntil) || s.ended && !s.isHost()) {
+	if !ev.Ours && (s.loading != "" || time.Now().Before(s.switchUntil) || (s.ended || s.missing != "") && !s.isHost()) {
 		// The file switch's own events (keep-open's pause at the end of
-		// the previous file), not the person's.
+		// the previous file), not the person's; and a member without the
+		// room's file follows nothing to detach from.
 		r.publishSnapshot()
 		return
 	}
@@ -299,15 +295,39 @@ func (r *Room) onPlayerEvent(ctx context.Context, ev player.Event) {
 	r.publishSnapshot()
 }
 
-func (r *Room) refreshMedia(ctx context.Context) {
+func (r *Room) refreshMedia(ctx context.Context) bool {
 	if r.player == nil {
-		return
+		return false
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if mi, err := r.player.Media(ctx); err == nil {
-		r.s.media = MediaIdentity{Filename: mi.Filename, Duration: round3(mi.Duration), Size: mi.Size}
+	mi, err := r.player.Media(ctx)
+	if err != nil {
+		r.log.Warn("room: reading what mpv plays", "err", err)
+		return false
 	}
+	r.s.media = MediaIdentity{Filename: mi.Filename, Duration: round3(mi.Duration), Size: mi.Size}
+	return true
+}
+
+// mediaRetries bounds the re-reads of a newly loaded file's name: a busy
+// mpv may not answer within refreshMedia's timeout, and a host whose file
+// changed must still move the room.
+const mediaRetries = 5
+
+// fileLoaded: our player opened a file (ours or the person's doing).
+func (r *Room) fileLoaded(ctx context.Context, try int) {
+	if !r.refreshMedia(ctx) {
+		if try < mediaRetries {
+			r.later(250*time.Millisecond, func() { r.fileLoaded(ctx, try+1) })
+		}
+		return
+	}
+	if r.s.isHost() {
+		r.hostFileChanged()
+	}
+	r.trackSoon()
+	r.publishSnapshot()
 }
 
 // detach stops following after the person took over their own mpv.
