@@ -455,3 +455,17 @@ func ctxErr(ctx context.Context, what string) error {
 	}
 	return fmt.Errorf("mpv %s: %w", what, ctx.Err())
 }
+
+// LoadFile replaces the playing file with path (a file or a URL) and
+// returns once mpv shows its first frame. paused sets the pause state
+// first, as our own command, so the new file starts paused (mpv keeps the
+// pause flag across files) and no one mistakes it for the person's.
+func (m *MPV) LoadFile(ctx context.Context, path string, paused bool) error {
+	if path == "" {
+		return errors.New("player: loadfile: empty path")
+	}
+	if err := m.setPause(ctx, paused); err != nil {
+		return err
+	}
+	return m.load(ctx, path)
+}

@@ -505,3 +505,41 @@ func TestEndOfFile(t *testing.T) {
 	}
 	near(t, "Position after seeking back", m.State().Pos, 10, frame)
 }
+
+// LoadFile replaces a playing file and returns once the new one shows,
+// paused if asked, without the pause counting as the person's.
+func TestLoadFile(t *testing.T) {
+	m := launchTest(t, false)
+	ctx := tctx(t)
+	if err := m.Play(ctx); err != nil {
+		t.Fatal(err)
+	}
+	second := filepath.Join(t.TempDir(), "second.mkv")
+	b, err := os.ReadFile(testMedia)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(second, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	drain(m)
+	if err := m.LoadFile(ctx, second, true); err != nil {
+		t.Fatal(err)
+	}
+	st := m.State()
+	if !st.Loaded || !st.Paused || st.Pos > 0.1 {
+		t.Fatalf("after LoadFile: %+v, want loaded, paused at the start", st)
+	}
+	if mi, err := m.Media(ctx); err != nil || mi.Filename != "second.mkv" {
+		t.Fatalf("Media = %+v, %v", mi, err)
+	}
+	if ev := waitEvent(t, m, EventPaused); !ev.Ours {
+		t.Errorf("the pause before loading was taken for the person's: %+v", ev)
+	}
+	if err := m.LoadFile(ctx, filepath.Join(t.TempDir(), "nope.mkv"), true); err == nil {
+		t.Fatal("loading a missing file succeeded")
+	}
+	if err := m.LoadFile(ctx, "", true); err == nil {
+		t.Fatal("an empty path was accepted")
+	}
+}

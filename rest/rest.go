@@ -141,6 +141,12 @@ func (c *Client) Insert(ctx context.Context, table string, row any, upsert bool,
 	return c.do(ctx, http.MethodPost, "/rest/v1/"+url.PathEscape(table), row, map[string]string{"Prefer": prefer}, out)
 }
 
+// Update sets the fields of set on the rows of table matching params
+// (PostgREST filters; PATCH).
+func (c *Client) Update(ctx context.Context, table string, params url.Values, set any) error {
+	return c.do(ctx, http.MethodPatch, "/rest/v1/"+url.PathEscape(table)+"?"+params.Encode(), set, map[string]string{"Prefer": "return=minimal"}, nil)
+}
+
 // Delete removes the rows of table matching params (PostgREST filters).
 func (c *Client) Delete(ctx context.Context, table string, params url.Values) error {
 	return c.do(ctx, http.MethodDelete, "/rest/v1/"+url.PathEscape(table)+"?"+params.Encode(), nil, nil, nil)

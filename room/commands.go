@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -47,6 +48,22 @@ func (r *Room) SeekRelative(ctx context.Context, delta float64) error {
 	return r.hostAction(ctx, "seek", func(ctx context.Context, p Player) error {
 		return p.SeekRelative(ctx, delta)
 	})
+}
+
+// Speed bounds for /speed: beyond them speech is unintelligible and mpv's
+// audio filter struggles.
+const (
+	MinSpeed = 0.25
+	MaxSpeed = 4.0
+)
+
+// SetSpeed sets everyone's playback speed (host only).
+func (r *Room) SetSpeed(ctx context.Context, speed float64) error {
+	if math.IsNaN(speed) || speed < MinSpeed || speed > MaxSpeed {
+		return fmt.Errorf("speed %v: give a number from %g to %g (1 is normal)", speed, MinSpeed, MaxSpeed)
+	}
+	// Our own mpv's speed change goes out as the room's timeline.
+	return r.hostAction(ctx, "speed", func(ctx context.Context, p Player) error { return p.SetSpeed(ctx, speed) })
 }
 
 // mayControl says why we may not steer playback, if we may not.
@@ -141,6 +158,9 @@ func (r *Room) Resync(ctx context.Context) error {
 			return errors.New("waiting for the host's position; try again in a moment")
 		}
 		s.detached = false
+		if cur, ok := s.playlist.CurrentEntry(); ok && s.missing != "" {
+			r.followEntry(cur) // perhaps the file is in our folders now
+		}
 		r.apply()
 		r.trackSoon()
 		r.sendHeartbeat()

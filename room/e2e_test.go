@@ -113,6 +113,12 @@ func (c *countingPlayer) Seek(ctx context.Context, s float64) error {
 
 func joinWith(t *testing.T, url, name string, wantHost bool, m *player.MPV, rp room.Player) *peer {
 	t.Helper()
+	return joinConfig(t, url, room.Config{RoomID: "e2e", UserID: name, Username: name, WantHost: wantHost, HostGrace: 500 * time.Millisecond, Logger: testLogger(t, name)}, m, rp)
+}
+
+func joinConfig(t *testing.T, url string, cfg room.Config, m *player.MPV, rp room.Player) *peer {
+	t.Helper()
+	name := cfg.UserID
 	c, err := realtime.NewClient(url, realtime.Options{Heartbeat: 2 * time.Second, Backoff: []time.Duration{100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +128,7 @@ func joinWith(t *testing.T, url, name string, wantHost bool, m *player.MPV, rp r
 	if err := c.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r, err := room.Join(ctx, c, room.Config{RoomID: "e2e", UserID: name, Username: name, WantHost: wantHost, HostGrace: 500 * time.Millisecond, Logger: testLogger(t, name)}, rp)
+	r, err := room.Join(ctx, c, cfg, rp)
 	if err != nil {
 		t.Fatal(err)
 	}

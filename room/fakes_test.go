@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -216,7 +217,19 @@ func (p *fakePlayer) SetSpeed(_ context.Context, s float64) error {
 func (p *fakePlayer) ShowText(context.Context, string, time.Duration) error { return nil }
 
 func (p *fakePlayer) Media(context.Context) (player.MediaInfo, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	return p.media, nil
+}
+
+func (p *fakePlayer) LoadFile(_ context.Context, path string, paused bool) error {
+	p.record("load " + filepath.Base(path))
+	p.mu.Lock()
+	p.media = player.MediaInfo{Filename: filepath.Base(path), Duration: 600}
+	p.mu.Unlock()
+	p.set(func(s *player.State) { s.Pos, s.Paused, s.Loaded = 0, paused, true })
+	p.events <- player.Event{Kind: player.EventFileLoaded, At: time.Now()}
+	return nil
 }
 
 func (p *fakePlayer) State() player.State {

@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sort"
 	"time"
@@ -181,8 +182,13 @@ func (r *Room) apply() {
 	}
 	a := s.anchor
 	st := r.player.State()
-	if !st.Loaded {
-		return
+	if s.ended && s.missing == "" && s.loading == "" && st.Duration > 0 && a.Pos < st.Duration-0.5 {
+		if cur, ok := s.playlist.CurrentEntry(); !ok || cur.Name == s.media.Filename {
+			s.ended = false // the host went back into the file we finished
+		}
+	}
+	if !st.Loaded || s.loading != "" || s.ended || s.missing != "" {
+		return // the next file's load re-applies
 	}
 	s.unpauseGen++ // a scheduled start belongs to the old timeline
 	s.hold = nil
@@ -360,12 +366,31 @@ func (r *Room) releaseAt(pos float64) {
 	})
 }
 
+// resetSpeed ends a speed correction: the player goes back to the room's
+// speed.
 func (r *Room) resetSpeed() {
-	if r.player == nil || r.s.ctrl.Speed() == 1 {
+	if r.player == nil {
 		return
 	}
-	r.s.ctrl.ForceSpeed(1)
-	r.enqueue("speed 1", func(ctx context.Context, p Player) error { return p.SetSpeed(ctx, 1) }, nil)
+	s := &r.s
+	base := r.baseSpeed()
+	// A host's or a detached member's own speed is theirs; only a
+	// correction of ours is undone.
+	if s.ctrl.Speed() == 1 && (s.isHost() || s.detached || r.player.State().Speed == base) {
+		return
+	}
+	s.ctrl.ForceSpeed(1)
+	r.enqueue(fmt.Sprintf("speed %g", base), func(ctx context.Context, p Player) error { return p.SetSpeed(ctx, base) }, nil)
+}
+
+// baseSpeed is the room's playback speed: the host's, which a follower's
+// controller multiplies by its small correction (the controller works
+// around 1.0).
+func (r *Room) baseSpeed() float64 {
+	if a := r.s.anchor; a != nil && !r.s.isHost() && a.Speed > 0 {
+		return a.Speed
+	}
+	return 1
 }
 
 // onBuffering: a stalled player is not out of sync by choice, and no speed
@@ -385,7 +410,7 @@ func (r *Room) onBuffering() {
 func (r *Room) controlTick() {
 	s := &r.s
 	if r.player == nil || s.gone || s.isHost() || s.detached || s.anchor == nil || !s.anchor.Playing || !s.anchor.Settled ||
-		s.hold != nil || s.busy > 0 {
+		s.hold != nil || s.busy > 0 || s.ended || s.missing != "" {
 		return
 	}
 	st := r.player.State()
@@ -406,9 +431,11 @@ func (r *Room) controlTick() {
 	if !ok {
 		return
 	}
-	act := s.ctrl.Update(now, off)
+	// The controller works in wall seconds at speed 1: at the room's speed
+	// b a correction removes b times as much of the file per second.
+	act := s.ctrl.Update(now, off/r.baseSpeed())
 	if act.Speed > 0 {
-		speed := act.Speed
+		speed := act.Speed * r.baseSpeed()
 		r.enqueue("speed", func(ctx context.Context, p Player) error { return p.SetSpeed(ctx, speed) }, nil)
 	}
 	if act.Seek {

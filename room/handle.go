@@ -123,8 +123,13 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 			if p.PlayerState != "" {
 				mi.meta.PlayerState, mi.meta.BufferPercent = p.PlayerState, p.BufferPercent
 			}
+			mi.meta.Missing = p.Missing
 			mi.lastSeen = time.Now()
 			r.heard(p.UserID, mi, mi.lastSeen)
+			if rd := s.round; rd != nil && rd.waiting[p.UserID] && r.lacksCurrent(mi) {
+				delete(rd.waiting, p.UserID) // it has not got the file: nothing to wait for
+				r.maybeStartRound()
+			}
 			r.publishSnapshot()
 		}
 	case typeProbe:
@@ -148,7 +153,20 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 		}
 	case typeStateRequest:
 		if s.isHost() {
+			r.publishPlaylist(false)
 			r.publishAnchor("state")
+		}
+	case typePlaylist:
+		var p playlistPayload
+		if err := json.Unmarshal(env.Payload, &p); err != nil {
+			r.log.Warn("room: bad playlist", "err", err)
+			return
+		}
+		r.onPlaylist(p)
+	case typePropose:
+		var p Proposal
+		if err := json.Unmarshal(env.Payload, &p); err == nil {
+			r.onProposal(p)
 		}
 	case TypeMemberJoined, TypeMemberLeft:
 		// Presence is the source of truth for membership; these are for

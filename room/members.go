@@ -33,6 +33,8 @@ type presenceMeta struct {
 	// out of sync.
 	PlayerState   string `json:"player_state,omitempty"`
 	BufferPercent int    `json:"buffer_percent,omitempty"`
+	// Missing names the playlist entry this member does not have.
+	Missing string `json:"missing,omitempty"`
 }
 
 // heartbeatExtra is the spec heartbeat plus what the members pane shows.
@@ -45,6 +47,8 @@ type heartbeatExtra struct {
 	// PlayerState is ok, seeking, buffering, gone (mpv died) or none.
 	PlayerState   string `json:"player_state,omitempty"`
 	BufferPercent int    `json:"buffer_percent,omitempty"`
+	// Missing names the playlist entry the member does not have.
+	Missing string `json:"missing,omitempty"`
 }
 
 type memberInfo struct {
@@ -148,6 +152,16 @@ type state struct {
 	trackQueued                                                           bool
 	pendingSeek                                                           *PlaybackPayload
 	mediaWarned                                                           string
+
+	// the shared playlist
+	playlist    Playlist
+	proposals   []Proposal // to the host, pending
+	missing     string     // the current entry, which we do not have
+	loading     string     // the entry our player is loading
+	switchUntil time.Time  // our player's own events are the file switch's until then
+	ended       bool       // our player reached the end of its file
+	// playlistStored: stored once after a control created the room row.
+	playlistStored bool
 }
 
 func (s *state) init(cfg Config) {
@@ -157,6 +171,7 @@ func (s *state) init(cfg Config) {
 	s.clock = NewClockSync(8)
 	s.ctrl = DefaultController()
 	s.waitForAll = !cfg.NoWait
+	s.playlist.Current = -1
 }
 
 func (s *state) isHost() bool { return s.hostID != "" && s.hostID == s.selfID }
@@ -165,7 +180,7 @@ func (r *Room) selfMeta() presenceMeta {
 	s := &r.s
 	m := presenceMeta{
 		UserID: r.cfg.UserID, Username: s.username, AvatarURL: r.cfg.AvatarURL,
-		IsHost: s.isHost(), JoinedAt: s.joinedAt, Media: s.media, Detached: s.detached,
+		IsHost: s.isHost(), JoinedAt: s.joinedAt, Media: s.media, Detached: s.detached, Missing: s.missing,
 	}
 	if m.IsHost {
 		m.HostSince = s.hostSince
@@ -450,7 +465,7 @@ func (r *Room) checkMedia() {
 		return
 	}
 	key := mi.meta.Media.Filename + "|" + s.media.Filename
-	if !mediaMismatch(s.media, mi.meta.Media) {
+	if !r.roomMediaMismatch(s.media, mi.meta.Media) {
 		s.mediaWarned = ""
 		return
 	}
@@ -460,6 +475,17 @@ func (r *Room) checkMedia() {
 			s.media.Filename, ClockString(s.media.Duration), mi.meta.Media.Filename, ClockString(mi.meta.Media.Duration))
 	}
 }
+
+// roomMediaMismatch: with a playlist, a file on it is the room's (right
+// after a change of entry, presence still names the previous one for a few
+// seconds; who lacks the current file is shown as missing instead).
+func (r *Room) roomMediaMismatch(a, host MediaIdentity) bool {
+	if len(r.s.playlist.Entries) > 0 && a.Filename != "" && r.s.playlist.Index(a.Filename) >= 0 {
+		return false
+	}
+	return mediaMismatch(a, host)
+}
+
 func mediaMismatch(a, b MediaIdentity) bool {
 	if a.Filename == "" || b.Filename == "" {
 		return false
@@ -528,16 +554,18 @@ func (r *Room) snapshot() Snapshot {
 			InSync: (id == s.hostID || m.InSync && !m.Detached) && !mi.silent && m.PlayerState != playerGoneState, OffsetMS: m.OffsetMS, Detached: m.Detached,
 			NotResponding: mi.silent,
 			RTT:           time.Duration(m.RTTMS * float64(time.Millisecond)),
-			Media:         m.Media, MediaMismatch: id != s.hostID && mediaMismatch(m.Media, hostMedia),
+			Media:         m.Media, MediaMismatch: id != s.hostID && r.roomMediaMismatch(m.Media, hostMedia),
 			JoinedAt: time.UnixMilli(int64(m.JoinedAt)), PlayerState: m.PlayerState, BufferPercent: m.BufferPercent,
+			Missing: m.Missing,
 		})
 	}
 	list = append(list, Member{
 		UserID: r.cfg.UserID, Username: s.username, AvatarURL: r.cfg.AvatarURL, IsSelf: true,
 		IsHost: s.isHost(), Online: true, Position: self.CurrentTime, Playing: self.IsPlaying,
 		InSync: self.InSync, OffsetMS: self.OffsetMS, Detached: s.detached, RTT: snap.RTT,
-		Media: s.media, MediaMismatch: !s.isHost() && mediaMismatch(s.media, hostMedia),
+		Media: s.media, MediaMismatch: !s.isHost() && r.roomMediaMismatch(s.media, hostMedia),
 		JoinedAt: time.UnixMilli(int64(s.joinedAt)), PlayerState: self.PlayerState, BufferPercent: self.BufferPercent,
+		Missing: s.missing,
 	})
 	sort.Slice(list, func(i, j int) bool {
 		if list[i].IsHost != list[j].IsHost {
@@ -549,5 +577,23 @@ func (r *Room) snapshot() Snapshot {
 		return list[i].UserID < list[j].UserID
 	})
 	snap.Members = list
+	snap.Playlist = s.playlist.clone()
+	snap.Duration = hostMedia.Duration
+	if snap.Duration == 0 {
+		snap.Duration = s.media.Duration
+	}
+	switch {
+	case s.round != nil:
+		snap.Seeking, snap.SeekTarget = true, s.round.pos
+	case s.isHost() && r.player != nil && r.player.State().Seeking:
+		snap.Seeking, snap.SeekTarget = true, r.player.State().Pos
+	case !s.isHost() && s.anchor != nil && s.anchor.Seeking:
+		snap.Seeking, snap.SeekTarget = true, s.anchor.Pos
+	}
+	snap.Speed = r.baseSpeed()
+	if s.isHost() && r.player != nil && r.player.State().Speed > 0 {
+		snap.Speed = r.player.State().Speed
+	}
+	snap.Proposals = append([]Proposal(nil), s.proposals...)
 	return snap
 }

@@ -434,9 +434,13 @@ func (c *controlRecorder) run(r *Room) {
 			if err == nil {
 				// The database names us now: from here on only we hand the
 				// role on.
+				// The room row may not have existed before this first
+				// control (the server creates it), so the playlist is
+				// stored again once it does.
 				r.in.put(inTimer{fn: func() {
 					if r.s.isHost() {
 						r.s.storedHost = r.cfg.UserID
+						r.storePlaylistOnce()
 					}
 				}})
 			}
@@ -561,4 +565,22 @@ func (o *chatOutbox) flush(r *Room) {
 // the server was unreachable, rather than refusing it.
 func transient(ctx context.Context, err error) bool {
 	return ctx.Err() == nil && !errors.Is(err, ErrNoStore) && !isRefusal(err)
+}
+
+// storePlaylistOnce saves the host's playlist the first time the room row
+// is known to exist.
+func (r *Room) storePlaylistOnce() {
+	st := r.store()
+	if st == nil || r.s.playlistStored || len(r.s.playlist.Entries) == 0 {
+		return
+	}
+	r.s.playlistStored = true
+	pl := r.s.playlist.clone()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := st.SavePlaylist(ctx, r.cfg.RoomID, pl); err != nil && !errors.Is(noStore(err), ErrNoStore) {
+			r.log.Warn("room: storing the playlist", "err", err)
+		}
+	}()
 }

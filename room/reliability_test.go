@@ -531,3 +531,4 @@ func (s *flakyStore) MemberKey(context.Context, string, string) (string, error) 
 func (s *flakyStore) ClaimHost(context.Context, string) error                   { return nil }
 func (s *flakyStore) HandOver(context.Context, string, string) error            { return nil }
 func (s *flakyStore) HostAlive(context.Context, string) error                   { return nil }
+func (s *flakyStore) SavePlaylist(context.Context, string, Playlist) error      { return nil }

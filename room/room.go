@@ -32,6 +32,8 @@ type Player interface {
 	Seek(ctx context.Context, seconds float64) error
 	SeekRelative(ctx context.Context, delta float64) error
 	SetSpeed(ctx context.Context, speed float64) error
+	// LoadFile replaces the file (paused or not) and returns once it shows.
+	LoadFile(ctx context.Context, path string, paused bool) error
 	ShowText(ctx context.Context, text string, d time.Duration) error
 	Media(ctx context.Context) (player.MediaInfo, error)
 	State() player.State
@@ -73,6 +75,9 @@ type Config struct {
 	HostGrace        time.Duration // how long a vanished host is waited for (2 s)
 	WaitTimeout      time.Duration // how long a host's seek waits for everyone (5 s)
 	SilentAfter      time.Duration // heartbeats missing this long: "not responding" (7 s)
+	// MediaDirs are where playlist entries are looked for by file name
+	// (join --media-dir; the folder of the file we joined with).
+	MediaDirs []string
 	// NoWait turns wait for everyone off: after a host seek, everyone
 	// starts as soon as they land, the slow ones catching up.
 	NoWait bool

@@ -32,6 +32,8 @@ type RosterMember struct {
 	// listened (no heartbeat; a web member: no presence): a dead link or
 	// a stopped process the server has not dropped yet.
 	Responding bool `json:"responding"`
+	// Missing names the playlist entry the member does not have.
+	Missing string `json:"missing,omitempty"`
 }
 
 // Roster is a room's member list for a client that watches without taking
@@ -111,6 +113,7 @@ func (r *Roster) Broadcast(b realtime.Broadcast) {
 		e.pos, e.playing, e.reportedAt, e.stale = hb.CurrentTime, hb.IsPlaying, b.At, false
 		e.synced, e.offsetMS, e.meta.Detached = hb.IsSynced, hb.OffsetMS, hb.Detached
 		e.meta.PlayerState, e.meta.BufferPercent = hb.PlayerState, hb.BufferPercent
+		e.meta.Missing = hb.Missing
 	}
 }
 
@@ -161,7 +164,7 @@ func (r *Roster) Members(now time.Time) []RosterMember {
 			CurrentTime: round3(e.position(now)), IsPlaying: e.playing,
 			InSync: e.synced && !e.meta.Detached, OffsetMS: e.offsetMS, RTTMS: e.meta.RTTMS,
 			Detached: e.meta.Detached, Media: e.meta.Media.Filename, Client: "watchium",
-			PlayerState: e.meta.PlayerState, BufferPercent: e.meta.BufferPercent,
+			PlayerState: e.meta.PlayerState, BufferPercent: e.meta.BufferPercent, Missing: e.meta.Missing,
 		}
 		if e.meta.PlayerState == "gone" {
 			m.InSync, m.IsPlaying = false, false

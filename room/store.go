@@ -38,6 +38,9 @@ type Store interface {
 	ClaimHost(ctx context.Context, roomID string) error
 	HandOver(ctx context.Context, roomID, userID string) error
 	HostAlive(ctx context.Context, roomID string) error
+	// SavePlaylist stores the room's playlist (host only; the room row's
+	// rules apply).
+	SavePlaylist(ctx context.Context, roomID string, p Playlist) error
 }
 
 // RoomState is the stored state of a room: what a late joiner sees while
@@ -47,6 +50,8 @@ type RoomState struct {
 	CurrentTime float64 `json:"current_playback_time"`
 	IsPlaying   bool    `json:"is_playing"`
 	UpdatedAt   string  `json:"updated_at"`
+	// Playlist is the stored playlist, as JSON text.
+	Playlist string `json:"playlist,omitempty"`
 }
 
 // ErrNoStore means the server keeps no tables; chat goes by broadcast only.
@@ -109,6 +114,15 @@ func (s RESTStore) RoomState(ctx context.Context, roomID string) (RoomState, boo
 		return RoomState{}, false, nil
 	}
 	return rows[0], true, nil
+}
+
+// SavePlaylist updates the room row's playlist column.
+func (s RESTStore) SavePlaylist(ctx context.Context, roomID string, p Playlist) error {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return noStore(s.C.Update(ctx, "rooms", url.Values{"room_id": {"eq." + roomID}}, map[string]any{"playlist": string(raw)}))
 }
 
 // Enter upserts the member's row.
@@ -272,6 +286,10 @@ type inRoomState struct{ st RoomState }
 // onRoomState uses the stored room while no host is here to say where the
 // room is: a late joiner then waits on the right frame, paused.
 func (r *Room) onRoomState(ctx context.Context, rs RoomState) {
+	if p, ok := storedPlaylist(rs.Playlist); ok && len(r.s.playlist.Entries) == 0 {
+		// The host's live playlist, when it comes, replaces this one.
+		r.takePlaylist(p)
+	}
 	if r.s.storedHost != rs.HostUserID {
 		r.s.storedHost = rs.HostUserID
 		r.settleHost(false)

@@ -166,6 +166,11 @@ func (r *Room) publishAnchor(reason string) {
 		// A settled timeline as soon as the host's player has a few frames.
 		r.later(settleAfter, func() { r.publishAnchor("settled") })
 	}
+	if !st.Paused && reason == "speed" {
+		// mpv moves to a new speed over a few hundred ms (its audio
+		// buffer); the timeline read off frame steps after that is exact.
+		r.later(speedSettleAfter, func() { r.publishAnchor("settled") })
+	}
 	if reason == TypeSeek {
 		r.debounceSeekEvent(p)
 	}
@@ -227,12 +232,26 @@ func (r *Room) onPlayerEvent(ctx context.Context, ev player.Event) {
 		r.onBuffering()
 		return
 	case player.EventFileLoaded:
+		s.ended = false
 		s.tracker.Reset(r.player.State())
 		s.seekCost.reset() // seek times belong to a file
-		r.refreshMedia(ctx)
-		r.trackSoon()
+		r.fileLoaded(ctx, 0)
 		return
-	case player.EventEndOfFile, player.EventShutdown:
+	case player.EventEndOfFile:
+		s.ended = true
+		if s.isHost() {
+			r.hostEndOfFile()
+		}
+		r.publishSnapshot()
+		return
+	case player.EventShutdown:
+		r.publishSnapshot()
+		return
+	}
+	if !ev.Ours && (s.loading != "" || time.Now().Before(s.switchUntil) || (s.ended || s.missing != "") && !s.isHost()) {
+		// The file switch's own events (keep-open's pause at the end of
+		// the previous file), not the person's; and a member without the
+		// room's file follows nothing to detach from.
 		r.publishSnapshot()
 		return
 	}
@@ -279,15 +298,39 @@ func (r *Room) onPlayerEvent(ctx context.Context, ev player.Event) {
 	r.publishSnapshot()
 }
 
-func (r *Room) refreshMedia(ctx context.Context) {
+func (r *Room) refreshMedia(ctx context.Context) bool {
 	if r.player == nil {
-		return
+		return false
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if mi, err := r.player.Media(ctx); err == nil {
-		r.s.media = MediaIdentity{Filename: mi.Filename, Duration: round3(mi.Duration), Size: mi.Size}
+	mi, err := r.player.Media(ctx)
+	if err != nil {
+		r.log.Warn("room: reading what mpv plays", "err", err)
+		return false
 	}
+	r.s.media = MediaIdentity{Filename: mi.Filename, Duration: round3(mi.Duration), Size: mi.Size}
+	return true
+}
+
+// mediaRetries bounds the re-reads of a newly loaded file's name: a busy
+// mpv may not answer within refreshMedia's timeout, and a host whose file
+// changed must still move the room.
+const mediaRetries = 5
+
+// fileLoaded: our player opened a file (ours or the person's doing).
+func (r *Room) fileLoaded(ctx context.Context, try int) {
+	if !r.refreshMedia(ctx) {
+		if try < mediaRetries {
+			r.later(250*time.Millisecond, func() { r.fileLoaded(ctx, try+1) })
+		}
+		return
+	}
+	if r.s.isHost() {
+		r.hostFileChanged()
+	}
+	r.trackSoon()
+	r.publishSnapshot()
 }
 
 // detach stops following after the person took over their own mpv.
@@ -344,6 +387,10 @@ func (r *Room) schedulePlay() error {
 // regular again.
 const settleAfter = 250 * time.Millisecond
 
+// speedSettleAfter is how long after a speed change the host's frame steps
+// are at the new rate (mpv's lag, measured at 170–360 ms, plus a margin).
+const speedSettleAfter = 600 * time.Millisecond
+
 // onAnchor takes a timeline update from the host.
 func (r *Room) onAnchor(p PlaybackPayload, playing, seeking bool, round string, envMS int64, settled bool) {
 	s := &r.s
@@ -392,6 +439,12 @@ func (r *Room) takeAnchor(a *anchor) {
 	}
 	prev := s.anchor
 	s.anchor = a
+	if prev != nil && prev.Speed != a.Speed && !s.detached {
+		// The host changed the room's speed: ours follows at once; the
+		// controller's corrections are relative to it.
+		r.resetSpeed()
+		s.ctrl.Reset(time.Now(), false)
+	}
 	switch timelineChange(prev, a) {
 	case timelineJumped:
 		if !s.detached {
@@ -444,6 +497,7 @@ func (r *Room) sendHeartbeat() {
 	if r.player != nil {
 		hb.IsPlaying = !r.player.State().Paused && !r.s.gone
 	}
+	hb.Missing = r.s.missing
 	hb.PlayerState, hb.BufferPercent = r.playerState()
 	hb.IsSynced = hb.IsSynced || busy(hb.PlayerState) && !r.s.detached
 	r.postEphemeral(TypeHeartbeat, hb)

@@ -40,6 +40,8 @@ type Member struct {
 	JoinedAt      time.Time
 	// BufferPercent is how full a buffering member's cache is.
 	BufferPercent int
+	// Missing names the playlist entry the member does not have.
+	Missing string
 }
 
 // ConnState is the transport's state as the UI shows it.
@@ -67,6 +69,18 @@ type Snapshot struct {
 	// WaitingFor names whom the host holds the room for after a seek
 	// (wait for everyone); empty when nobody is waited for.
 	WaitingFor []string
+	// Playlist is the room's shared playlist; Proposals are the members'
+	// pending proposals (the host's client has them).
+	Playlist  Playlist
+	Proposals []Proposal
+	// Speed is the room's playback speed (the host's; 1 is normal).
+	Speed float64
+	// Duration is the length of the host's file (0: unknown).
+	Duration float64
+	// Seeking: the host's timeline is heading for SeekTarget (its seek,
+	// or a round waiting for everyone there).
+	Seeking    bool
+	SeekTarget float64
 }
 
 // Host returns the host member and whether there is one.

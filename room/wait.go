@@ -50,11 +50,17 @@ type waitRound struct {
 func (r *Room) waitList() map[string]bool {
 	out := map[string]bool{}
 	for id, mi := range r.s.members {
-		if id != r.cfg.UserID && mi.online && !mi.specOnly && !mi.silent && !mi.meta.Detached && r.hasPlayer(id, mi) && mi.meta.Media.Filename != "" {
+		if id != r.cfg.UserID && mi.online && !mi.specOnly && !mi.silent && !mi.meta.Detached && r.hasPlayer(id, mi) && mi.meta.Media.Filename != "" && !r.lacksCurrent(mi) {
 			out[id] = true
 		}
 	}
 	return out
+}
+
+// lacksCurrent: the member said it does not have the playing entry.
+func (r *Room) lacksCurrent(mi *memberInfo) bool {
+	cur, ok := r.s.playlist.CurrentEntry()
+	return ok && mi.meta.Missing == cur.Name
 }
 
 // beginRound starts holding at the host's seek target, if the room waits

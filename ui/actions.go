@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -36,6 +37,17 @@ func (r Root) submit() (tea.Model, tea.Cmd) {
 	case cmdQuit:
 		r.input.Reset()
 		return r, tea.Quit
+	case cmdList:
+		r.input.Reset()
+		for _, l := range playlistLines(r.snap) {
+			r.systemLine(l)
+		}
+		return r, nil
+	case cmdAdd:
+		// Anyone: the host adds, others propose (the room decides).
+		r.input.Reset()
+		what := cmd.text
+		return r, playlistCmd(r.ctrl, "add "+sanitizeLine(what), func(ctx context.Context, c Controller) error { return c.Add(ctx, what) })
 	case cmdSync:
 		r.input.Reset()
 		if h, ok := r.snap.Host(); r.hasSnap && ok && h.IsSelf {
@@ -70,7 +82,9 @@ func (r Root) submit() (tea.Model, tea.Cmd) {
 
 	// The rest steer playback or hosting, which only the host may do.
 	// Refusing locally saves a round trip and says what to do instead.
-	action := map[commandKind]string{cmdPlay: "play", cmdPause: "pause", cmdSeek: "seek", cmdHost: "hand over hosting", cmdWait: "change waiting"}[cmd.kind]
+	action := map[commandKind]string{cmdPlay: "play", cmdPause: "pause", cmdSeek: "seek", cmdHost: "hand over hosting", cmdWait: "change waiting",
+		cmdNext: "change the episode", cmdPrev: "change the episode", cmdGoto: "change the episode", cmdRemove: "edit the playlist",
+		cmdAccept: "accept proposals", cmdSpeed: "change the speed"}[cmd.kind]
 	if h, ok := r.snap.Host(); r.hasSnap && ok && !h.IsSelf {
 		r.input.Reset()
 		r.errorLine(fmt.Sprintf("only the host (%s) can %s; /sync to follow, or ask them for /host", displayName(h), action))
@@ -89,6 +103,28 @@ func (r Root) submit() (tea.Model, tea.Cmd) {
 	case cmdWait:
 		r.input.Reset()
 		return r, setWaitCmd(r.ctrl, cmd.text == "on")
+	case cmdNext:
+		r.input.Reset()
+		return r, playlistCmd(r.ctrl, "next", func(ctx context.Context, c Controller) error { return c.Next(ctx) })
+	case cmdPrev:
+		r.input.Reset()
+		return r, playlistCmd(r.ctrl, "prev", func(ctx context.Context, c Controller) error { return c.Prev(ctx) })
+	case cmdGoto, cmdRemove, cmdAccept:
+		r.input.Reset()
+		n, kind := cmd.n, cmd.kind
+		return r, playlistCmd(r.ctrl, fmt.Sprintf("%s %d", kind, n), func(ctx context.Context, c Controller) error {
+			switch kind {
+			case cmdGoto:
+				return c.Goto(ctx, n)
+			case cmdRemove:
+				return c.Remove(ctx, n)
+			}
+			return c.Accept(ctx, n)
+		})
+	case cmdSpeed:
+		r.input.Reset()
+		v := cmd.seconds
+		return r, playlistCmd(r.ctrl, fmt.Sprintf("speed %g", v), func(ctx context.Context, c Controller) error { return c.SetSpeed(ctx, v) })
 	case cmdHost:
 		mem, err := r.resolveMember(cmd.text)
 		if err != nil {
@@ -211,6 +247,10 @@ func (r Root) handleDone(msg tea.Msg) (tea.Model, tea.Cmd) {
 		} else {
 			r.systemLine(msg.Name + " was removed from the room")
 		}
+	case PlaylistDoneMsg:
+		if msg.Err != nil {
+			fail("couldn't "+msg.What, msg.Err)
+		}
 	case SetWaitDoneMsg:
 		switch {
 		case msg.Err != nil:
@@ -248,4 +288,38 @@ func (r *Root) systemLine(text string) {
 
 func (r *Root) errorLine(text string) {
 	r.chat.Add(chatEntry{at: r.common.Now(), kind: entryError, text: text})
+}
+
+// playlistLines is what /list prints: every entry, the playing one marked,
+// and the proposals waiting for the host.
+func playlistLines(s room.Snapshot) []string {
+	p := s.Playlist
+	if len(p.Entries) == 0 {
+		return []string{"the playlist is empty: /add FILE or URL"}
+	}
+	out := []string{fmt.Sprintf("playlist (%d):", len(p.Entries))}
+	for i, e := range p.Entries {
+		mark := "  "
+		if i == p.Current {
+			mark = "▶ "
+		}
+		line := fmt.Sprintf("%s%d. %s", mark, i+1, sanitizeLine(e.Name))
+		if e.Duration > 0 {
+			line += " (" + formatClock(e.Duration) + ")"
+		}
+		var missing []string
+		for _, m := range s.Members {
+			if m.Missing != "" && m.Missing == e.Name {
+				missing = append(missing, displayName(m))
+			}
+		}
+		if len(missing) > 0 {
+			line += " — missing for " + strings.Join(missing, ", ")
+		}
+		out = append(out, line)
+	}
+	for i, q := range s.Proposals {
+		out = append(out, fmt.Sprintf("proposal %d from %s: %s (/accept %d)", i+1, sanitizeLine(q.Username), sanitizeLine(q.Entry.Name), i+1))
+	}
+	return out
 }

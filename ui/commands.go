@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/watchium/watchium-tui/room"
 )
 
 // commandKind is what one line of input asks for.
@@ -25,6 +27,14 @@ const (
 	cmdKick                      // /kick NAME
 	cmdHelp                      // /help
 	cmdQuit                      // /quit
+	cmdAdd                       // /add NAME|URL (the host adds, others propose)
+	cmdList                      // /list
+	cmdNext                      // /next
+	cmdPrev                      // /prev
+	cmdGoto                      // /goto N
+	cmdRemove                    // /remove N
+	cmdAccept                    // /accept [N]
+	cmdSpeed                     // /speed X
 )
 
 func (k commandKind) String() string {
@@ -55,6 +65,22 @@ func (k commandKind) String() string {
 		return "help"
 	case cmdQuit:
 		return "quit"
+	case cmdAdd:
+		return "add"
+	case cmdList:
+		return "list"
+	case cmdNext:
+		return "next"
+	case cmdPrev:
+		return "prev"
+	case cmdGoto:
+		return "goto"
+	case cmdRemove:
+		return "remove"
+	case cmdAccept:
+		return "accept"
+	case cmdSpeed:
+		return "speed"
 	}
 	return fmt.Sprintf("commandKind(%d)", int(k))
 }
@@ -67,6 +93,8 @@ type command struct {
 	// seconds is the target (absolute) or delta (relative) of cmdSeek.
 	seconds  float64
 	relative bool
+	// n is the entry of /goto, /remove, /accept (1-based; 0: none given).
+	n int
 }
 
 // commandHelp is what /help prints, one system line per entry.
@@ -80,6 +108,10 @@ var commandHelp = []string{
 	"/invite — show this private room's invite code · /invite new — replace it (owner)",
 	"/kick NAME — remove NAME from this private room (owner or host)",
 	"/wait on|off — after a seek, wait until everyone has landed before playing on (host; on by default)",
+	"/add FILE|URL — add to the playlist (host), or propose it to the host",
+	"/list — show the playlist · /accept [N] — add a proposal (host)",
+	"/next · /prev · /goto N — play another entry, for everyone (host) · /remove N (host)",
+	"/speed 1.25 — everyone's playback speed (host; /speed 1 is normal)",
 	"/quit — leave the room",
 	"//text — send a message that starts with /",
 	"keys: tab focus · pgup/pgdn scroll · esc clear · ctrl+c quit",
@@ -162,6 +194,33 @@ func parseCommand(line string) (command, error) {
 			return command{kind: cmdWait, text: strings.ToLower(arg)}, nil
 		}
 		return command{}, errors.New("usage: /wait on|off — whether a seek waits for everyone to land")
+	case "add":
+		if arg == "" {
+			return command{}, errors.New("usage: /add FILE or /add URL — a file name found in everyone's media folders")
+		}
+		return command{kind: cmdAdd, text: arg}, nil
+	case "list", "playlist":
+		return noArg(cmdList)
+	case "next":
+		return noArg(cmdNext)
+	case "prev":
+		return noArg(cmdPrev)
+	case "goto", "remove", "accept":
+		kind := map[string]commandKind{"goto": cmdGoto, "remove": cmdRemove, "accept": cmdAccept}[name]
+		if arg == "" && kind == cmdAccept {
+			return command{kind: kind}, nil
+		}
+		n, err := strconv.Atoi(arg)
+		if err != nil || n < 1 {
+			return command{}, fmt.Errorf("usage: /%s N — N is the entry's number in /list", name)
+		}
+		return command{kind: kind, n: n}, nil
+	case "speed":
+		v, err := strconv.ParseFloat(arg, 64)
+		if err != nil || math.IsNaN(v) || v < room.MinSpeed || v > room.MaxSpeed {
+			return command{}, fmt.Errorf("usage: /speed X — X from %g to %g, 1 is normal", room.MinSpeed, room.MaxSpeed)
+		}
+		return command{kind: cmdSpeed, seconds: v}, nil
 	case "":
 		return command{}, errors.New(`empty command — type /help for the list, or "//" to send a slash`)
 	}

@@ -26,6 +26,13 @@ type Controller interface {
 	Invite(ctx context.Context, rotate bool) (string, error)
 	// Kick ends a member's membership of a private room (owner or host).
 	Kick(ctx context.Context, userID string) error
+	SetSpeed(ctx context.Context, speed float64) error
+	Add(ctx context.Context, what string) error
+	Accept(ctx context.Context, n int) error
+	Remove(ctx context.Context, n int) error
+	Goto(ctx context.Context, n int) error
+	Next(ctx context.Context) error
+	Prev(ctx context.Context) error
 }
 
 // callTimeout bounds one Controller call, so a dead connection turns into
@@ -103,4 +110,9 @@ func inviteCmd(ctrl Controller, rotate bool) tea.Cmd {
 func kickCmd(ctrl Controller, userID, name string) tea.Cmd {
 	return call(ctrl, func(ctx context.Context, c Controller) error { return c.Kick(ctx, userID) },
 		func(err error) tea.Msg { return KickDoneMsg{Name: name, Err: err} })
+}
+
+// playlistCmd runs one playlist or speed command; what names it in errors.
+func playlistCmd(ctrl Controller, what string, fn func(context.Context, Controller) error) tea.Cmd {
+	return call(ctrl, fn, func(err error) tea.Msg { return PlaylistDoneMsg{What: what, Err: err} })
 }

@@ -72,6 +72,22 @@ func (f *fakeController) Kick(ctx context.Context, id string) error {
 	return f.record(ctx, "Kick "+id)
 }
 
+func (f *fakeController) SetSpeed(ctx context.Context, v float64) error {
+	return f.record(ctx, fmt.Sprintf("SetSpeed %g", v))
+}
+func (f *fakeController) Add(ctx context.Context, w string) error { return f.record(ctx, "Add "+w) }
+func (f *fakeController) Accept(ctx context.Context, n int) error {
+	return f.record(ctx, fmt.Sprintf("Accept %d", n))
+}
+func (f *fakeController) Remove(ctx context.Context, n int) error {
+	return f.record(ctx, fmt.Sprintf("Remove %d", n))
+}
+func (f *fakeController) Goto(ctx context.Context, n int) error {
+	return f.record(ctx, fmt.Sprintf("Goto %d", n))
+}
+func (f *fakeController) Next(ctx context.Context) error { return f.record(ctx, "Next") }
+func (f *fakeController) Prev(ctx context.Context) error { return f.record(ctx, "Prev") }
+
 var errOffline = errors.New("connection lost")
 
 // Snapshots used across tests.
@@ -203,4 +219,27 @@ func chatAt(min int, name, text string) room.ChatReceived {
 		ID: fmt.Sprint("c", min), UserID: "u-" + name, Username: name, Content: text,
 		CreatedAt: fixedNow.Add(time.Duration(min) * time.Minute).Format(time.RFC3339),
 	}}
+}
+
+// seriesSnapshot is fourSnapshot on a series night: a playlist on its
+// second episode (carol lacks it, dave proposed the next), the room at
+// 1.5× while alice's seek to 15:00 is still landing, carol buffering.
+func seriesSnapshot() room.Snapshot {
+	s := fourSnapshot()
+	s.Playlist = room.Playlist{Current: 1, Entries: []room.PlaylistEntry{
+		{Name: "Frieren - 01.mkv", Duration: 1420}, {Name: "Frieren - 02.mkv", Duration: 1420}, {Name: "Frieren - 03.mkv"},
+	}}
+	s.Proposals = []room.Proposal{{UserID: "u4", Username: "dave", Entry: room.PlaylistEntry{Name: "Frieren - 04.mkv"}}}
+	s.Duration, s.Speed = 1420, 1.5
+	s.Seeking, s.SeekTarget = true, 900
+	for i := range s.Members {
+		switch s.Members[i].Username {
+		case "carol":
+			s.Members[i].Missing = "Frieren - 02.mkv"
+			s.Members[i].Detached = false
+		case "bob":
+			s.Members[i].PlayerState, s.Members[i].BufferPercent = "buffering", 40
+		}
+	}
+	return s
 }

@@ -148,3 +148,10 @@ func TestProgramFlow(t *testing.T) {
 		t.Fatalf("input = %q at exit, want the unsent message", got)
 	}
 }
+
+func TestGoldenSeriesNight(t *testing.T) {
+	runGolden(t, 80, 30, "Frieren - 04.mkv",
+		room.StateChanged{Snapshot: seriesSnapshot()},
+		room.Notice{Text: "alice jumped to 15:00", At: fixedNow},
+	)
+}

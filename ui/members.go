@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/spinner"
 	"charm.land/lipgloss/v2"
 	"github.com/watchium/watchium-tui/room"
 )
@@ -20,7 +21,8 @@ type membersModel struct {
 	w, h    int
 	compact bool // one line per member, for the stacked narrow layout
 	focused bool
-	offset  int // first content line shown when the list is taller than the pane
+	offset  int    // first content line shown when the list is taller than the pane
+	spin    string // the spinner's frame, for members whose player is busy
 }
 
 func newMembers(c *Common, selfName string) membersModel {
@@ -126,7 +128,7 @@ func (m membersModel) member(mem room.Member, w int) []string {
 		nameStyle = st.Offline
 	}
 
-	parts := memberParts(st, mem)
+	parts := memberParts(st, mem, m.spin)
 
 	if m.compact {
 		// Name first, then as many markers as fit.
@@ -164,7 +166,10 @@ func (m membersModel) member(mem room.Member, w int) []string {
 }
 
 // memberParts are the status markers shown after a member's name.
-func memberParts(st Styles, mem room.Member) []string {
+func memberParts(st Styles, mem room.Member, spin string) []string {
+	if spin == "" {
+		spin = spinner.MiniDot.Frames[0]
+	}
 	if !mem.Online {
 		parts := []string{st.Offline.Render("offline")}
 		if mem.IsHost {
@@ -179,9 +184,9 @@ func memberParts(st Styles, mem room.Member) []string {
 		parts = append(parts, st.Host.Render("host"))
 	} else if mem.PlayerState == "buffering" {
 		// Waiting for data is not drifting: neither ✓ nor ✗.
-		parts = append(parts, st.Warning.Render(fmt.Sprintf("buffering %d%%", mem.BufferPercent)))
+		parts = append(parts, st.Warning.Render(fmt.Sprintf("%s buffering %d%%", spin, mem.BufferPercent)))
 	} else if mem.PlayerState == "seeking" {
-		parts = append(parts, st.Dim.Render("seeking…"))
+		parts = append(parts, st.Dim.Render(spin+" seeking…"))
 	} else if mem.InSync {
 		parts = append(parts, st.InSync.Render("✓ "+formatOffset(mem.OffsetMS)))
 	} else {
@@ -204,7 +209,9 @@ func memberParts(st Styles, mem room.Member) []string {
 	if mem.RTT > 0 {
 		parts = append(parts, st.Dim.Render("rtt "+formatRTT(mem.RTT)))
 	}
-	if mem.MediaMismatch {
+	if mem.Missing != "" {
+		parts = append(parts, st.Warning.Render("⚠ missing "+truncate(sanitizeLine(mem.Missing), 24)))
+	} else if mem.MediaMismatch {
 		parts = append(parts, st.Warning.Render("⚠ different file"))
 	}
 	return parts
@@ -226,4 +233,18 @@ func formatRTT(d time.Duration) string {
 		return "<1 ms"
 	}
 	return fmt.Sprintf("%d ms", d.Milliseconds())
+}
+
+// spinnerEvery is the spinner's pace, and the tick's while anyone is busy.
+const spinnerEvery = 100 * time.Millisecond
+
+// spinnerFrame is bubbles' MiniDot spinner at time t: derived from the
+// (pinned, in tests) clock, so a screen is a function of the model.
+func spinnerFrame(t time.Time) string {
+	f := spinner.MiniDot.Frames
+	i := int(t.UnixMilli()/spinnerEvery.Milliseconds()) % len(f)
+	if i < 0 {
+		i += len(f)
+	}
+	return f[i]
 }

@@ -64,3 +64,9 @@ type KickDoneMsg struct {
 	Name string
 	Err  error
 }
+
+// PlaylistDoneMsg reports a playlist or speed command (/add, /next, /speed…).
+type PlaylistDoneMsg struct {
+	What string
+	Err  error
+}

@@ -38,6 +38,7 @@ const (
 	focusInput focusArea = iota
 	focusChat
 	focusMembers
+	focusPlaylist
 	focusAreas
 )
 
@@ -49,6 +50,8 @@ func (f focusArea) String() string {
 		return "chat"
 	case focusMembers:
 		return "members"
+	case focusPlaylist:
+		return "playlist"
 	}
 	return fmt.Sprintf("focusArea(%d)", int(f))
 }
@@ -59,6 +62,8 @@ type layout struct {
 	membersHidden bool // no room for members at all
 	membersW      int
 	membersH      int
+	playlistH     int  // under the members; 0: hidden
+	timeline      bool // the timeline bar under the status line
 	chatW, chatH  int
 	inputY        int // first row of the input box
 	showHelp      bool
@@ -74,11 +79,12 @@ type Root struct {
 	snap    room.Snapshot
 	hasSnap bool
 
-	status  statusModel
-	members membersModel
-	chat    chatModel
-	input   inputModel
-	help    help.Model
+	status   statusModel
+	members  membersModel
+	playlist playlistModel
+	chat     chatModel
+	input    inputModel
+	help     help.Model
 
 	focus  focusArea
 	layout layout
@@ -94,14 +100,15 @@ type Root struct {
 func New(opts Options) Root {
 	c := newCommon(opts.NoColor, opts.Now)
 	r := Root{
-		common:  c,
-		ctrl:    opts.Controller,
-		roomID:  opts.RoomID,
-		status:  newStatus(c, opts.RoomID, opts.Server),
-		members: newMembers(c, opts.SelfName),
-		chat:    newChat(c),
-		input:   newInput(c),
-		help:    help.New(),
+		common:   c,
+		ctrl:     opts.Controller,
+		roomID:   opts.RoomID,
+		status:   newStatus(c, opts.RoomID, opts.Server),
+		members:  newMembers(c, opts.SelfName),
+		playlist: playlistModel{common: c},
+		chat:     newChat(c),
+		input:    newInput(c),
+		help:     help.New(),
 	}
 	r.input.Focus()
 	return r
@@ -136,7 +143,7 @@ func (r Root) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return r.handleTick(msg)
 	case room.StateChanged, room.ChatReceived, room.Notice, room.EventReceived:
 		return r.handleRoomEvent(msg)
-	case PlayDoneMsg, PauseDoneMsg, SeekDoneMsg, SayDoneMsg, HandOverDoneMsg, ResyncDoneMsg, SetNameDoneMsg, InviteDoneMsg, KickDoneMsg:
+	case PlayDoneMsg, PauseDoneMsg, SeekDoneMsg, SayDoneMsg, HandOverDoneMsg, ResyncDoneMsg, SetNameDoneMsg, SetWaitDoneMsg, PlaylistDoneMsg, InviteDoneMsg, KickDoneMsg:
 		return r.handleDone(msg)
 	}
 	// Anything else (the text input's own clipboard results, say) belongs
@@ -151,7 +158,9 @@ func (r Root) handleRoomEvent(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case room.StateChanged:
 		r.snap, r.hasSnap = msg.Snapshot, true
 		r.members.SetSnapshot(msg.Snapshot)
+		r.playlist.SetSnapshot(msg.Snapshot)
 		r.status.SetSnapshot(msg.Snapshot, r.common.Now())
+		r.members.spin = spinnerFrame(r.common.Now())
 		// A changed member count moves the split in the stacked layout.
 		r.relayout()
 		return r, r.armTick()
@@ -191,16 +200,32 @@ func (r Root) commentTime(s string) time.Time {
 	return r.common.Now()
 }
 
-// armTick starts the once-a-second clock for the status bar if something
-// is playing and no tick chain is already running.
+// armTick starts the clock for the status bar if something is playing
+// (once a second) or someone's player is busy (the spinner's pace), and no
+// tick chain is already running.
 func (r *Root) armTick() tea.Cmd {
-	if r.ticking || !r.playing() {
+	busy := r.anyBusy()
+	if r.ticking || !r.playing() && !busy {
 		return nil
 	}
 	r.ticking = true
 	r.tickGen++
 	gen := r.tickGen
-	return tea.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg{gen: gen} })
+	every := time.Second
+	if busy {
+		every = spinnerEvery
+	}
+	return tea.Tick(every, func(time.Time) tea.Msg { return tickMsg{gen: gen} })
+}
+
+// anyBusy: someone's player is seeking or buffering (spinner shown).
+func (r Root) anyBusy() bool {
+	for _, m := range r.snap.Members {
+		if m.Online && m.PlayerState != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func (r Root) playing() bool {
@@ -218,7 +243,9 @@ func (r Root) handleTick(msg tickMsg) (tea.Model, tea.Cmd) {
 		return r, nil
 	}
 	r.ticking = false
-	r.status.SetNow(r.common.Now())
+	now := r.common.Now()
+	r.status.SetNow(now)
+	r.members.spin = spinnerFrame(now)
 	return r, r.armTick()
 }
 
@@ -283,6 +310,8 @@ func (r *Root) scroll(n int) {
 		}
 	case focusMembers:
 		r.members.Scroll(n)
+	case focusPlaylist:
+		r.playlist.Scroll(n)
 	}
 }
 
@@ -290,7 +319,7 @@ func (r *Root) cycleFocus(dir int) tea.Cmd {
 	f := r.focus
 	for range focusAreas {
 		f = (f + focusArea(dir) + focusAreas) % focusAreas
-		if f != focusMembers || !r.layout.membersHidden {
+		if (f != focusMembers || !r.layout.membersHidden) && (f != focusPlaylist || r.layout.playlistH > 0) {
 			break
 		}
 	}
@@ -301,6 +330,7 @@ func (r *Root) setFocus(f focusArea) tea.Cmd {
 	r.focus = f
 	r.chat.focused = f == focusChat
 	r.members.focused = f == focusMembers
+	r.playlist.focused = f == focusPlaylist
 	if f == focusInput {
 		return r.input.Focus()
 	}
@@ -313,11 +343,15 @@ func (r *Root) setFocus(f focusArea) tea.Cmd {
 func (r *Root) relayout() {
 	w, h := r.common.Width, r.common.Height
 	var l layout
-	const statusH = 1
+	statusH := 1
 	l.showHelp = h >= 12
 	helpH := 0
 	if l.showHelp {
 		helpH = 1
+	}
+	// The timeline costs a row; a short window keeps it for the chat.
+	if l.timeline = r.status.hasTimeline() && h >= 16; l.timeline {
+		statusH++
 	}
 	bodyH := max(0, h-statusH-helpH-inputHeight)
 	l.inputY = statusH + bodyH
@@ -326,6 +360,13 @@ func (r *Root) relayout() {
 		l.membersW = min(max(w*34/100, 24), 36)
 		l.membersH = bodyH
 		l.chatW, l.chatH = w-l.membersW, bodyH
+		// The playlist shares the left column once it has entries: as
+		// tall as it needs, up to half, when both keep a few rows.
+		const minPaneH = 5
+		if !r.playlist.empty() && bodyH >= 2*minPaneH {
+			l.playlistH = min(r.playlist.neededHeight(l.membersW), max(minPaneH, bodyH/2))
+			l.membersH = bodyH - l.playlistH
+		}
 	} else {
 		// Narrow: members go above the chat, sized to the room but never
 		// more than two fifths of the body, and not at all when the chat
@@ -344,6 +385,7 @@ func (r *Root) relayout() {
 
 	r.status.SetWidth(w)
 	r.members.SetSize(l.membersW, l.membersH, l.stacked)
+	r.playlist.SetSize(l.membersW, l.playlistH)
 	r.chat.SetSize(l.chatW, l.chatH)
 	r.chat.note = ""
 	if l.membersHidden {
@@ -351,7 +393,7 @@ func (r *Root) relayout() {
 	}
 	r.input.SetWidth(w)
 	r.help.SetWidth(w)
-	if l.membersHidden && r.focus == focusMembers {
+	if l.membersHidden && r.focus == focusMembers || l.playlistH == 0 && r.focus == focusPlaylist {
 		r.setFocus(focusInput)
 	}
 }
@@ -387,10 +429,16 @@ func (r Root) render() string {
 		body = r.chat.View()
 	case l.stacked:
 		body = lipgloss.JoinVertical(lipgloss.Left, r.members.View(), r.chat.View())
+	case l.playlistH > 0:
+		left := lipgloss.JoinVertical(lipgloss.Left, r.members.View(), r.playlist.View())
+		body = lipgloss.JoinHorizontal(lipgloss.Top, left, r.chat.View())
 	default:
 		body = lipgloss.JoinHorizontal(lipgloss.Top, r.members.View(), r.chat.View())
 	}
 	rows := []string{r.status.View()}
+	if l.timeline {
+		rows = append(rows, r.status.TimelineView())
+	}
 	if body != "" {
 		rows = append(rows, body)
 	}

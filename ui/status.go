@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/progress"
 	"charm.land/lipgloss/v2"
 	"github.com/watchium/watchium-tui/room"
 )
@@ -20,10 +21,11 @@ type statusModel struct {
 	snapAt time.Time // Common.Now when the snapshot arrived
 	now    time.Time // advanced by ticks while playing
 	w      int
+	bar    progress.Model // the timeline's
 }
 
 func newStatus(c *Common, roomID, server string) statusModel {
-	return statusModel{common: c, roomID: roomID, server: server}
+	return statusModel{common: c, roomID: roomID, server: server, bar: newTimelineBar(c.NoColor)}
 }
 
 func (m *statusModel) SetSnapshot(s room.Snapshot, at time.Time) {
@@ -41,6 +43,11 @@ func (m statusModel) positions() (self, host float64) {
 		elapsed = 0
 	}
 	self, host = m.snap.SelfPosition, m.snap.HostPosition
+	speed := m.snap.Speed
+	if speed <= 0 {
+		speed = 1
+	}
+	elapsed *= speed
 	if m.snap.Playing {
 		host += elapsed
 	}
@@ -181,6 +188,10 @@ func (m statusModel) segments() []segment {
 			seg(plain, []string{play + " you " + formatClock(self), ""}, 8),
 			seg(st.ConnWarn, []string{"no host", ""}, 7),
 		)
+	}
+	if s := m.snap.Speed; s > 0 && s != 1 {
+		// The room plays faster or slower than normal: never dropped.
+		segs = append(segs, seg(st.Host, []string{"speed " + formatSpeed(s), formatSpeed(s)}, 5))
 	}
 	return segs
 }

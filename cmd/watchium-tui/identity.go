@@ -182,7 +182,7 @@ so there --email does not work).`,
   watchium-tui login --server https://xyz.supabase.co --key ANON_KEY --email ana@example.com`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			g.nameSet = nameFlagSet(cmd)
+			g.nameSet = nameChosen(cmd, g)
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Minute)
 			defer cancel()
 			c, err := session.NewClient(g.server, g.key)
@@ -367,4 +367,9 @@ user cannot sign back in: the next join starts as a new user.`,
 // nameFlagSet reports whether the person chose a name for this run.
 func nameFlagSet(cmd *cobra.Command) bool {
 	return cmd.Flags().Changed("name") || os.Getenv("WATCHIUM_NAME") != ""
+}
+
+// nameChosen: a flag, the environment or the config file chose the name.
+func nameChosen(cmd *cobra.Command, g globalFlags) bool {
+	return nameFlagSet(cmd) || g.nameSet
 }

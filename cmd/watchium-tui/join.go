@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
+	"github.com/watchium/watchium-tui/internal/config"
 	"github.com/watchium/watchium-tui/player"
 	"github.com/watchium/watchium-tui/room"
 	"github.com/watchium/watchium-tui/ui"
@@ -22,6 +25,7 @@ type joinFlags struct {
 	host      bool
 	headless  bool
 	mpvArgs   []string
+	mediaDirs []string
 	logFile   string
 	avatarURL string
 	private   bool
@@ -33,8 +37,16 @@ func newJoinCmd() *cobra.Command {
 		Use:   "join ROOM",
 		Short: "Join a room: follow or host playback, see members, chat",
 		Long: `Joins room ROOM. With --media, starts mpv on that file; with --mpv-socket,
-drives an mpv you started yourself (mpv --input-ipc-server=/tmp/mpv.sock FILE).
-Without either you can still chat.
+drives an mpv you started yourself (mpv --input-ipc-server=/tmp/mpv.sock FILE);
+with only media folders (--media-dir, or media_dirs in the config file), starts
+mpv idle and it loads whatever the room's playlist plays. Without any of them
+you can still chat.
+
+The room's shared playlist names files, never paths: each member's watchium
+finds an entry by name in their media folders (--media-dir DIR, repeatable,
+else media_dirs from the config file, plus the folder of the --media file),
+then checks its size and length. /add, /next, /goto N and /list work in the
+input line; /help lists them all.
 
 The host's play, pause and seek reach everyone's mpv within a frame or two;
 followers who fall behind are brought back by nudging mpv's speed, without a
@@ -54,6 +66,7 @@ If --server points at this machine and nothing answers there, the embedded
 server is started inside this process, so a first run just works.`,
 		Example: `  watchium-tui join movie --media movie.mkv --host
   watchium-tui join movie --media movie.mkv --name bob
+  watchium-tui join frieren --media-dir ~/Videos/frieren --name bob
   mpv --input-ipc-server=/tmp/mpv.sock movie.mkv &
   watchium-tui join movie --mpv-socket /tmp/mpv.sock
   watchium-tui join movie --headless | jq -c .`,
@@ -71,7 +84,8 @@ server is started inside this process, so a first run just works.`,
 	fl.StringVar(&f.socket, "mpv-socket", "", "drive the mpv listening on this IPC socket")
 	fl.BoolVar(&f.host, "host", false, "claim the host role when nobody holds it")
 	fl.BoolVar(&f.headless, "headless", false, "no terminal UI: print room events as JSON lines")
-	fl.StringArrayVar(&f.mpvArgs, "mpv-arg", nil, "extra argument for the mpv started by --media (repeatable), e.g. --mpv-arg=--fs")
+	fl.StringArrayVar(&f.mpvArgs, "mpv-arg", nil, "extra argument for the mpv started by --media (repeatable), e.g. --mpv-arg=--fs (config: mpv_args)")
+	fl.StringArrayVar(&f.mediaDirs, "media-dir", nil, "folder where playlist entries are found by file name (repeatable; config: media_dirs; the --media file's folder counts too)")
 	fl.StringVar(&f.logFile, "log-file", "", "write logs here (default: stderr when --headless, none with the UI)")
 	fl.StringVar(&f.avatarURL, "avatar-url", "", "picture others see next to your name")
 	cmd.MarkFlagsMutuallyExclusive("media", "mpv-socket")
@@ -85,7 +99,7 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
 	stderr := cmd.ErrOrStderr()
-	f.nameSet = nameFlagSet(cmd)
+	f.nameSet = nameChosen(cmd, f.globalFlags)
 
 	// Logs never go to a terminal the UI draws on.
 	var logW io.Writer
@@ -101,11 +115,20 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 		logW = stderr
 	}
 	log := newLogger(logW, f.debug)
+	if !cmd.Flags().Changed("mpv-arg") {
+		f.mpvArgs = f.file.MPVArgs
+	}
+	mediaDirs, err := mediaFolders(f)
+	if err != nil {
+		return err
+	}
 
 	var p *player.MPV
 	var rp room.Player
 	switch {
-	case f.media != "":
+	case f.media != "" || f.socket == "" && len(mediaDirs) > 0:
+		// With media folders and no file, mpv starts idle and loads the
+		// room's playlist entry from them.
 		lctx, lcancel := context.WithTimeout(ctx, 20*time.Second)
 		m, err := player.Launch(lctx, f.media, player.Options{StartPaused: true, ExtraArgs: f.mpvArgs, Logger: log})
 		lcancel()
@@ -158,7 +181,7 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 
 	cfg := room.Config{
 		RoomID: roomID, UserID: l.userID(name), Username: name, AvatarURL: f.avatarURL,
-		WantHost: f.host || adm.Invite != "", Server: f.server, Logger: log, Private: adm.Private,
+		WantHost: f.host || adm.Invite != "", Server: f.server, Logger: log, Private: adm.Private, MediaDirs: mediaDirs,
 	}
 	if rc, err := restClient(f.globalFlags, l.keeper); err == nil {
 		cfg.Store = room.RESTStore{C: rc}
@@ -206,6 +229,28 @@ func mpvEnded(m *player.MPV, stderr io.Writer) error {
 		why = exitErr.Error()
 	}
 	return fmt.Errorf("mpv died (%s); leaving the room. Join again to start a new one", why)
+}
+
+// mediaFolders are where playlist entries are looked for: --media-dir
+// (else the config file's media_dirs), then the --media file's folder.
+// Only file names ever leave this machine.
+func mediaFolders(f joinFlags) ([]string, error) {
+	dirs := f.mediaDirs
+	if len(dirs) == 0 {
+		dirs = f.file.MediaDirs
+	}
+	var out []string
+	for _, d := range dirs {
+		d = config.ExpandHome(d)
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("media folder %q: not a folder here (check --media-dir or media_dirs in the config file)", d)
+		}
+		out = append(out, d)
+	}
+	if f.media != "" && !strings.Contains(f.media, "://") {
+		out = append(out, filepath.Dir(f.media))
+	}
+	return out, nil
 }
 
 // runHeadless prints room events as JSON lines until ctx ends (or the mpv

@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/user"
 
+	"github.com/watchium/watchium-tui/internal/config"
+
 	"github.com/spf13/cobra"
 )
 
@@ -21,6 +23,9 @@ type globalFlags struct {
 	// nameSet: the person chose name for this run (--name or
 	// WATCHIUM_NAME), so it replaces the name kept in their user metadata.
 	nameSet bool
+	// file is the config file's content (config.toml), applied under the
+	// flags and the environment by applyConfigFile.
+	file config.File
 }
 
 func envOr(name, fallback string) string {
@@ -68,11 +73,41 @@ are kept, whoami and logout).`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newServeCmd(), newJoinCmd(), newSayCmd(), newTailCmd(), newMembersCmd(), newBenchCmd(), newDemoCmd(),
-		newLoginCmd(), newWhoamiCmd(), newLogoutCmd(), newInviteCmd())
+		newLoginCmd(), newWhoamiCmd(), newLogoutCmd(), newInviteCmd(), newConfigCmd())
 	return root
 }
 
+// applyConfigFile fills in what neither a flag nor a WATCHIUM_* variable
+// set from the config file: flags > environment > file > defaults.
+func applyConfigFile(cmd *cobra.Command, g *globalFlags) error {
+	path, err := config.Path()
+	if err != nil {
+		return nil // no config folder: defaults and flags only
+	}
+	f, _, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	g.file = f
+	unset := func(flag, env string) bool {
+		fl := cmd.Flags().Lookup(flag)
+		return fl != nil && !fl.Changed && os.Getenv(env) == ""
+	}
+	if f.Server != "" && unset("server", "WATCHIUM_SERVER") {
+		g.server = f.Server
+	}
+	if f.Key != "" && unset("key", "WATCHIUM_KEY") {
+		g.key = f.Key
+	}
+	if f.Name != "" && unset("name", "WATCHIUM_NAME") {
+		g.name = f.Name
+		g.nameSet = true
+	}
+	return nil
+}
+
 func addServerFlags(cmd *cobra.Command, g *globalFlags) {
+	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error { return applyConfigFile(cmd, g) }
 	cmd.Flags().StringVar(&g.server, "server", envOr("WATCHIUM_SERVER", defaultServer), "realtime server or Supabase project URL (env WATCHIUM_SERVER)")
 	cmd.Flags().StringVar(&g.key, "key", os.Getenv("WATCHIUM_KEY"), "API (anon) key (env WATCHIUM_KEY)")
 	cmd.Flags().BoolVar(&g.debug, "debug", false, "log every protocol frame to stderr")

@@ -32,7 +32,7 @@ and says why. Nothing is retried silently.`,
 			if _, err := room.NewComment(roomID, "check", g.name, text); err != nil {
 				return err
 			}
-			g.nameSet = nameFlagSet(cmd)
+			g.nameSet = nameChosen(cmd, g)
 			ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
 			defer cancel()
 			ch, l, err := subscribeRoomAs(ctx, cmd, g, roomID, realtime.ChannelConfig{Broadcast: realtime.BroadcastConfig{Ack: true}}, nil)

@@ -34,7 +34,7 @@ var Tables = map[string]Table{
 	"rooms": {Name: "rooms", Key: []string{"room_id"}, Columns: []Column{
 		{"room_id", "text"}, {"host_user_id", "text"}, {"current_playback_time", "float8"},
 		{"is_playing", "bool"}, {"media_filename", "text"}, {"media_duration", "float8"},
-		{"media_size", "int8"}, {"updated_at", "timestamptz"},
+		{"media_size", "int8"}, {"updated_at", "timestamptz"}, {"playlist", "text"},
 		{"is_private", "bool"}, {"owner_user_id", "text"},
 	}},
 	"room_members": {Name: "room_members", Key: []string{"room_id", "user_id"}, Columns: []Column{
@@ -100,4 +100,7 @@ var migrations = []string{
 		salt TEXT NOT NULL,
 		created_at TEXT NOT NULL
 	);`,
+	// The shared playlist ({"entries":[…],"current":n} as JSON text), on
+	// the room row, so it follows the row's rules (only the host writes).
+	`ALTER TABLE rooms ADD COLUMN playlist TEXT;`,
 }

@@ -213,6 +213,15 @@ func TestMigrationRLSAndSyncControl(t *testing.T) {
 	if got := p.mustSQL(`select current_playback_time from public.rooms where room_id = 'movie'`); got != "30" {
 		t.Fatalf("room time after bob's update: %s", got)
 	}
+	// The playlist lives on the room row: the host writes it, members read
+	// it (a rejoining member sees it), others change nothing.
+	must(alice, `update public.rooms set playlist = '{"entries":[{"name":"ep1.mkv"}],"current":0}' where room_id = 'movie';`)
+	if got := must(bob, `update public.rooms set playlist = '{"entries":[],"current":-1}' where room_id = 'movie' returning 1;`); got != "" {
+		t.Fatalf("bob updated the playlist: %q", got)
+	}
+	if got := must(bob, `select playlist from public.rooms where room_id = 'movie';`); got != `{"entries":[{"name":"ep1.mkv"}],"current":0}` {
+		t.Fatalf("bob reads the playlist as %q", got)
+	}
 
 	// Chat: members post as themselves and read the room's chat.
 	must(bob, `insert into public.comments (room_id, user_id, username, content) values ('movie', auth.uid()::text, 'bob', 'hi');`)
