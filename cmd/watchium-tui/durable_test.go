@@ -14,9 +14,9 @@ import (
 )
 
 // startServe runs `serve` on addr with data in dir and waits for it.
-func startServe(t *testing.T, addr, dir string) *exec.Cmd {
+func startServe(t *testing.T, addr, dir string, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "--addr", addr, "--data", dir)
+	cmd := exec.Command(binary, append([]string{"serve", "--addr", addr, "--data", dir}, args...)...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
