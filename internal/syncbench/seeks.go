@@ -128,23 +128,12 @@ func RunSeeks(ctx context.Context, cfg SeekConfig) (SeekResult, error) {
 	if cfg.NoConverge {
 		return res, nil
 	}
-	late, took, err := convergeFromBehind(ctx, media, url, roomID, host, func(lm *player.MPV) bool {
+	res.Converge, res.ConvergeErr, err = convergeFromBehind(ctx, media, url, roomID, host, &fols, func(lm *player.MPV) bool {
 		now := time.Now()
 		st := lm.State()
 		return !st.Paused && !st.Seeking && math.Abs(st.PositionAt(now)-host.mpv.State().PositionAt(now)) <= frame
 	})
-	if late != nil {
-		fols = append(fols, late)
-	}
-	switch {
-	case err != nil && late == nil:
-		return res, err
-	case err != nil:
-		res.ConvergeErr = err.Error()
-	default:
-		res.Converge = took
-	}
-	return res, nil
+	return res, err
 }
 
 // seekPlayer is what the measurement needs of a player: ours (a room's

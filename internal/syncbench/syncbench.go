@@ -7,7 +7,6 @@ package syncbench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -271,22 +270,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.NoConverge {
 		return res, nil
 	}
-	late, took, err := convergeFromBehind(ctx, media, followURL, roomID, host, func(lm *player.MPV) bool {
+	res.Converge, res.ConvergeErr, err = convergeFromBehind(ctx, media, followURL, roomID, host, &fols, func(lm *player.MPV) bool {
 		now := time.Now()
 		return math.Abs(lm.State().PositionAt(now)-host.mpv.State().PositionAt(now)) < 0.02
 	})
-	if late != nil {
-		fols = append(fols, late)
-	}
-	switch {
-	case err != nil && late == nil:
-		return res, err
-	case err != nil:
-		res.ConvergeErr = err.Error()
-	default:
-		res.Converge = took
-	}
-	return res, nil
+	return res, err
 }
 
 // joinRoom starts a member: a headless mpv on media (or m), a client and a
@@ -332,32 +320,33 @@ func joinRoom(ctx context.Context, media, url, roomID, name string, host bool, m
 }
 
 // convergeFromBehind starts an mpv playing 1.5 s behind the host, joins it
-// to the room and times (ms) how long until converged holds. The late
-// member is returned for closing whenever it joined.
-func convergeFromBehind(ctx context.Context, media, url, roomID string, host *member, converged func(*player.MPV) bool) (*member, float64, error) {
+// to the room (adding it to fols, for closing) and times (ms) how long until
+// converged holds; failure says why it never did. err is a setup failure.
+func convergeFromBehind(ctx context.Context, media, url, roomID string, host *member, fols *[]*member, converged func(*player.MPV) bool) (took float64, failure string, err error) {
 	lctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	lm, err := player.Launch(lctx, media, player.Options{Headless: true, StartPaused: true})
 	cancel()
 	if err != nil {
-		return nil, 0, err
+		return 0, "", err
 	}
 	if err := lm.Seek(ctx, host.mpv.State().PositionAt(time.Now())-1.5); err != nil {
 		_ = lm.Close()
-		return nil, 0, err
+		return 0, "", err
 	}
 	if err := lm.Play(ctx); err != nil {
 		_ = lm.Close()
-		return nil, 0, err
+		return 0, "", err
 	}
 	start := time.Now()
 	late, err := joinRoom(ctx, media, url, roomID, "late", false, lm)
 	if err != nil {
-		return nil, 0, err
+		return 0, "", err
 	}
+	*fols = append(*fols, late)
 	if err := waitUntil(ctx, 90*time.Second, func() bool { return converged(lm) }); err != nil {
-		return late, 0, errors.New("did not converge within 90 s")
+		return 0, "did not converge within 90 s", nil
 	}
-	return late, ms(time.Since(start)), nil
+	return ms(time.Since(start)), "", nil
 }
 
 func drainAll(host *member, fols []*member) {
