@@ -43,3 +43,26 @@ func blank(w, h int) string {
 	}
 	return strings.Join(rows, "\n")
 }
+
+// scrolledBox is a pane of w×h: its title with ↑/↓ badges when content
+// scrolls, then the rows of content from offset that fit.
+func scrolledBox(c *Common, title string, content []string, offset, w, h int, focused bool) string {
+	_, innerH := boxInner(c, w, h)
+	visible := max(0, innerH-1)
+	var more []string
+	if offset > 0 {
+		more = append(more, "↑")
+	}
+	if offset+visible < len(content) {
+		more = append(more, "↓ more")
+	}
+	head := c.Styles.Title.Render(title)
+	if len(more) > 0 {
+		head += " " + c.Styles.Badge.Render(strings.Join(more, " "))
+	}
+	lines := []string{head}
+	if offset < len(content) {
+		lines = append(lines, content[offset:min(len(content), offset+visible)]...)
+	}
+	return renderBox(c, lines, w, h, focused)
+}

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/spinner"
@@ -59,31 +58,12 @@ func (m membersModel) neededHeight(w int) int {
 }
 
 func (m membersModel) View() string {
-	innerW, innerH := boxInner(m.common, m.w, m.h)
-	content := m.content(innerW)
-	visible := max(0, innerH-1)
-
+	innerW, _ := boxInner(m.common, m.w, m.h)
 	title := "Members"
 	if m.has {
 		title = fmt.Sprintf("Members (%d)", len(m.snap.Members))
 	}
-	var more []string
-	if m.offset > 0 {
-		more = append(more, "↑")
-	}
-	if m.offset+visible < len(content) {
-		more = append(more, "↓ more")
-	}
-	head := m.common.Styles.Title.Render(title)
-	if len(more) > 0 {
-		head += " " + m.common.Styles.Badge.Render(strings.Join(more, " "))
-	}
-
-	lines := []string{head}
-	if m.offset < len(content) {
-		lines = append(lines, content[m.offset:min(len(content), m.offset+visible)]...)
-	}
-	return renderBox(m.common, lines, m.w, m.h, m.focused)
+	return scrolledBox(m.common, title, m.content(innerW), m.offset, m.w, m.h, m.focused)
 }
 
 // content renders every member at inner width w, before scrolling.

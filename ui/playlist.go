@@ -51,25 +51,9 @@ func (m playlistModel) neededHeight(w int) int {
 }
 
 func (m playlistModel) View() string {
-	innerW, innerH := boxInner(m.common, m.w, m.h)
-	content := m.content(innerW)
-	visible := max(0, innerH-1)
-	head := m.common.Styles.Title.Render(fmt.Sprintf("Playlist (%d)", len(m.snap.Playlist.Entries)))
-	var more []string
-	if m.offset > 0 {
-		more = append(more, "↑")
-	}
-	if m.offset+visible < len(content) {
-		more = append(more, "↓ more")
-	}
-	if len(more) > 0 {
-		head += " " + m.common.Styles.Badge.Render(strings.Join(more, " "))
-	}
-	lines := []string{head}
-	if m.offset < len(content) {
-		lines = append(lines, content[m.offset:min(len(content), m.offset+visible)]...)
-	}
-	return renderBox(m.common, lines, m.w, m.h, m.focused)
+	innerW, _ := boxInner(m.common, m.w, m.h)
+	title := fmt.Sprintf("Playlist (%d)", len(m.snap.Playlist.Entries))
+	return scrolledBox(m.common, title, m.content(innerW), m.offset, m.w, m.h, m.focused)
 }
 
 // content renders the entries at inner width w. The playing entry has ▶
