@@ -197,32 +197,57 @@ func (r *Room) Say(ctx context.Context, text string) error {
 	if queued, err := r.outbox.hold(r, c, false); queued || err != nil {
 		return err // earlier messages are still waiting: this one goes after them
 	}
-	if st := r.store(); st != nil {
-		// Stored first: once the server has it, it survives a restart, and
-		// members listening to postgres_changes get it from there.
-		err := st.AddComment(ctx, c)
-		if err == nil {
-			r.post(TypeNewComment, c) // for clients that only listen to broadcasts
-			r.deliverComment(c)
-			return nil
+	err = PostComment(ctx, r.store(), r.ch, c)
+	var notStored *NotStoredError
+	switch {
+	case errors.As(err, &notStored) && transient(ctx, notStored.Err):
+		if _, err := r.outbox.hold(r, c, true); err != nil {
+			return err
 		}
-		if transient(ctx, err) {
-			if _, err := r.outbox.hold(r, c, true); err != nil {
-				return err
-			}
-			r.notice("the server cannot be reached: your message will be sent when it is back")
-			return nil
-		}
-		if !errors.Is(err, ErrNoStore) {
-			return fmt.Errorf("message not sent: %w", err)
-		}
-		r.disableStore(err)
-	}
-	if err := SendComment(ctx, r.ch, c); err != nil {
+		r.notice("the server cannot be reached: your message will be sent when it is back")
+		return nil
+	case errors.Is(err, ErrStoredOnly):
+		// Durable, and members who listen to postgres_changes get it.
+		r.log.Warn("room: chat message stored but not broadcast", "err", err)
+	case err != nil:
 		return err
 	}
 	r.deliverComment(c)
 	return nil
+}
+
+// ErrStoredOnly means a message was stored but its broadcast failed: it is
+// not lost (history and postgres_changes carry it), but members that only
+// listen to broadcasts see it late or not at all.
+var ErrStoredOnly = errors.New("message stored, but its broadcast failed")
+
+// NotStoredError is a store's refusal or failure to keep a message: it was
+// not broadcast either.
+type NotStoredError struct{ Err error }
+
+func (e *NotStoredError) Error() string { return "message not sent: " + e.Err.Error() }
+func (e *NotStoredError) Unwrap() error { return e.Err }
+
+// PostComment is the one way a message enters a room, for Room.Say and for
+// `watchium-tui say`. It is stored first when st keeps history: then it
+// survives a restart, and members listening to postgres_changes get it.
+// Then it is broadcast as new_comment for clients that only listen to
+// broadcasts (the spec's web client). A store without our tables
+// (ErrNoStore) leaves the broadcast to carry it alone.
+func PostComment(ctx context.Context, st Store, ch Channel, c Comment) error {
+	if st != nil {
+		err := st.AddComment(ctx, c)
+		if err == nil {
+			if err := SendComment(ctx, ch, c); err != nil {
+				return fmt.Errorf("%w: %w", ErrStoredOnly, err)
+			}
+			return nil
+		}
+		if !errors.Is(err, ErrNoStore) {
+			return &NotStoredError{Err: err}
+		}
+	}
+	return SendComment(ctx, ch, c)
 }
 
 // NewComment builds a chat message, refusing empty or oversized text.

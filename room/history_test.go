@@ -9,6 +9,7 @@ import (
 	"github.com/watchium/watchium-tui/realtime"
 	"github.com/watchium/watchium-tui/rest"
 	"github.com/watchium/watchium-tui/room"
+	"github.com/watchium/watchium-tui/roomrest"
 	"github.com/watchium/watchium-tui/server"
 	"github.com/watchium/watchium-tui/server/store"
 )
@@ -28,7 +29,7 @@ func chatOnly(t *testing.T, url, name string, withStore bool) (*room.Room, <-cha
 	cfg := room.Config{RoomID: "hist", UserID: name, Username: name}
 	if withStore {
 		rc, _ := rest.New(url, "")
-		cfg.Store = room.RESTStore{C: rc}
+		cfg.Store = roomrest.Store{C: rc}
 	}
 	r, err := room.Join(ctx, c, cfg, nil)
 	if err != nil {

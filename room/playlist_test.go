@@ -12,7 +12,6 @@ import (
 
 	"github.com/watchium/watchium-tui/player"
 	"github.com/watchium/watchium-tui/realtime"
-	"github.com/watchium/watchium-tui/rest"
 	"github.com/watchium/watchium-tui/server"
 	"github.com/watchium/watchium-tui/server/store"
 )
@@ -171,7 +170,7 @@ func TestPlaylistRulesAndStore(t *testing.T) {
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
 	defer srv.Shutdown(context.Background())
-	rc, _ := rest.New(hs.URL, "")
+	restSt := restStore(hs.URL)
 	ctx := context.Background()
 
 	hostDir, bobDir, carolDir := t.TempDir(), t.TempDir(), t.TempDir()
@@ -182,7 +181,7 @@ func TestPlaylistRulesAndStore(t *testing.T) {
 	}
 	cfg := func(id string, host bool, dirs ...string) Config {
 		c := fastConfig(id, host)
-		c.RoomID, c.Store, c.MediaDirs = "series", RESTStore{C: rc}, dirs
+		c.RoomID, c.Store, c.MediaDirs = "series", restSt, dirs
 		return c
 	}
 	alice, ap, stopAlice := playlistMember(t, hs.URL, cfg("alice", true, hostDir))
@@ -260,7 +259,7 @@ func TestPlaylistRulesAndStore(t *testing.T) {
 
 	// Stored with the room.
 	waitCond(t, "the stored playlist", func() bool {
-		rs, ok, err := (RESTStore{C: rc}).RoomState(ctx, "series")
+		rs, ok, err := restSt.RoomState(ctx, "series")
 		p, good := storedPlaylist(rs.Playlist)
 		return err == nil && ok && good && p.Current == 1 && slices.Equal(names(p), want)
 	})

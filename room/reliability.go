@@ -8,8 +8,6 @@ import (
 	"sort"
 	"sync"
 	"time"
-
-	"github.com/watchium/watchium-tui/rest"
 )
 
 // What keeps the room truthful and lossless through faults: connection
@@ -474,10 +472,7 @@ func (c *controlRecorder) run(r *Room) {
 
 // isRefusal reports whether the server answered and refused (a 4xx, such as
 // "not the host"): retrying would not help. Network errors and 5xx retry.
-func isRefusal(err error) bool {
-	var re *rest.Error
-	return errors.As(err, &re) && re.Status >= 400 && re.Status < 500
-}
+func isRefusal(err error) bool { return errors.Is(err, ErrRefused) }
 
 // chatOutboxSize bounds the chat held while the server is unreachable.
 const chatOutboxSize = 100
@@ -527,22 +522,13 @@ func (o *chatOutbox) flush(r *Room) {
 		}
 		c := o.q[0]
 		o.mu.Unlock()
-		st := r.store()
-		var err error
-		if st == nil {
-			err = SendComment(context.Background(), r.ch, c)
-		} else {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			err = st.AddComment(ctx, c)
-			cancel()
-		}
-		if err == nil || isRefusal(err) {
-			if err != nil {
-				r.notice("message not sent: %v", err)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := PostComment(ctx, r.store(), r.ch, c)
+		cancel()
+		if err == nil || errors.Is(err, ErrStoredOnly) || isRefusal(err) {
+			if isRefusal(err) {
+				r.notice("%v", err)
 			} else {
-				if st != nil {
-					r.post(TypeNewComment, c)
-				}
 				r.deliverComment(c)
 			}
 			o.mu.Lock()
@@ -579,7 +565,7 @@ func (r *Room) storePlaylistOnce() {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := st.SavePlaylist(ctx, r.cfg.RoomID, pl); err != nil && !errors.Is(noStore(err), ErrNoStore) {
+		if err := st.SavePlaylist(ctx, r.cfg.RoomID, pl); err != nil && !errors.Is(err, ErrNoStore) {
 			r.log.Warn("room: storing the playlist", "err", err)
 		}
 	}()

@@ -13,7 +13,6 @@ import (
 
 	"github.com/watchium/watchium-tui/player"
 	"github.com/watchium/watchium-tui/realtime"
-	"github.com/watchium/watchium-tui/rest"
 	"github.com/watchium/watchium-tui/server"
 	"github.com/watchium/watchium-tui/server/store"
 )
@@ -362,8 +361,7 @@ func storeMember(t *testing.T, url string, cfg Config, backoff time.Duration) (*
 	if err := c.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rc, _ := rest.New(url, "")
-	cfg.Store = RESTStore{C: rc}
+	cfg.Store = restStore(url)
 	r, err := Join(ctx, c, cfg, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/watchium/watchium-tui/rest"
 	"github.com/watchium/watchium-tui/server"
 	"github.com/watchium/watchium-tui/server/store"
 )
@@ -22,16 +21,16 @@ func TestStoredRoomStateForAnEmptyRoom(t *testing.T) {
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
 	defer srv.Shutdown(context.Background())
-	rc, _ := rest.New(hs.URL, "")
+	rs := restStore(hs.URL)
 	ctx := context.Background()
 	// The last host paused at 83.4 s and left.
-	if err := (RESTStore{C: rc}).Control(ctx, "left", "pause", PlaybackPayload{CurrentTime: 83.4, UserID: "old-host"}); err != nil {
+	if err := rs.Control(ctx, "left", "pause", PlaybackPayload{CurrentTime: 83.4, UserID: "old-host"}); err != nil {
 		t.Fatal(err)
 	}
 
 	cfg := fastConfig("newbie", false)
 	cfg.RoomID = "left"
-	cfg.Store = RESTStore{C: rc}
+	cfg.Store = rs
 	_, p := realMember(t, hs.URL, cfg)
 	waitCond(t, "newbie at the stored position", func() bool { return math.Abs(p.State().Pos-83.4) < 1e-6 })
 	// And the membership row exists while in the room.

@@ -5,13 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net/http"
-	"net/url"
-	"strconv"
 	"time"
-
-	"github.com/watchium/watchium-tui/rest"
 )
 
 // Store is where a room's history lives, when the server keeps it.
@@ -57,137 +51,14 @@ type RoomState struct {
 // ErrNoStore means the server keeps no tables; chat goes by broadcast only.
 var ErrNoStore = errors.New("the server keeps no room history")
 
+// ErrRefused marks a Store error where the server answered and refused
+// (such as "not the host"): retrying would not help. A Store wraps it
+// around its own error; anything else (the server unreachable, or failing
+// for a moment) is worth retrying.
+var ErrRefused = errors.New("the server refused")
+
 // HistoryLimit is how many comments a joining member loads.
 const HistoryLimit = 50
-
-// RESTStore keeps history through the Supabase-shaped REST endpoints.
-type RESTStore struct{ C *rest.Client }
-
-// noStore maps "there are no tables here" and "these tables are not for
-// you" (a Supabase project without our schema, or row-level security
-// refusing an anonymous key) to ErrNoStore: chat then goes by broadcast.
-func noStore(err error) error {
-	var re *rest.Error
-	if errors.As(err, &re) && (re.Status == http.StatusNotFound || re.Status == http.StatusUnauthorized ||
-		re.Status == http.StatusForbidden || re.Code == "42P01" || re.Code == "PGRST205" || re.Code == "42501") {
-		return fmt.Errorf("%w (%v)", ErrNoStore, err)
-	}
-	return err
-}
-
-// History reads the last comments of roomID.
-func (s RESTStore) History(ctx context.Context, roomID string, limit int) ([]Comment, error) {
-	q := url.Values{"room_id": {"eq." + roomID}, "order": {"created_at.desc"}, "limit": {strconv.Itoa(limit)}}
-	var rows []Comment
-	if err := s.C.Select(ctx, "comments", q, &rows); err != nil {
-		return nil, noStore(err)
-	}
-	for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
-		rows[i], rows[j] = rows[j], rows[i]
-	}
-	return rows, nil
-}
-
-// AddComment inserts c.
-func (s RESTStore) AddComment(ctx context.Context, c Comment) error {
-	var out []json.RawMessage
-	return noStore(s.C.Insert(ctx, "comments", c, false, &out))
-}
-
-// Control calls POST /functions/v1/sync/control with the spec's body plus
-// our ordering fields.
-func (s RESTStore) Control(ctx context.Context, roomID, action string, p PlaybackPayload) error {
-	body := map[string]any{
-		"room_id": roomID, "user_id": p.UserID, "username": p.Username, "action": action,
-		"current_time": p.CurrentTime, "seq": p.Seq, "epoch": p.Epoch, "speed": p.Speed, "at_ms": p.AtMS,
-	}
-	return noStore(s.C.Function(ctx, "sync/control", body, nil))
-}
-
-// RoomState reads the room row.
-func (s RESTStore) RoomState(ctx context.Context, roomID string) (RoomState, bool, error) {
-	var rows []RoomState
-	if err := s.C.Select(ctx, "rooms", url.Values{"room_id": {"eq." + roomID}}, &rows); err != nil {
-		return RoomState{}, false, noStore(err)
-	}
-	if len(rows) == 0 {
-		return RoomState{}, false, nil
-	}
-	return rows[0], true, nil
-}
-
-// SavePlaylist updates the room row's playlist column.
-func (s RESTStore) SavePlaylist(ctx context.Context, roomID string, p Playlist) error {
-	raw, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	return noStore(s.C.Update(ctx, "rooms", url.Values{"room_id": {"eq." + roomID}}, map[string]any{"playlist": string(raw)}))
-}
-
-// Enter upserts the member's row.
-func (s RESTStore) Enter(ctx context.Context, roomID string, m MemberPayload) error {
-	row := map[string]any{"room_id": roomID, "user_id": m.UserID, "username": m.Username}
-	if m.AvatarURL != "" {
-		row["avatar_url"] = m.AvatarURL
-	}
-	if m.PublicKey != "" {
-		row["public_key"] = m.PublicKey
-	}
-	var out []json.RawMessage
-	err := s.C.Insert(ctx, "room_members", row, true, &out)
-	var re *rest.Error
-	if errors.As(err, &re) && re.Code == "PGRST204" && row["public_key"] != nil {
-		// A project without the trust migration has no public_key column:
-		// join unsigned rather than not at all.
-		delete(row, "public_key")
-		err = s.C.Insert(ctx, "room_members", row, true, &out)
-	}
-	return noStore(err)
-}
-
-// hostRPC calls a host function; a server without it (404), or a guest
-// who cannot call it (401), leaves host changes to the channel, as before.
-func (s RESTStore) hostRPC(ctx context.Context, fn string, args map[string]any) error {
-	err := s.C.RPC(ctx, fn, args, nil)
-	var re *rest.Error
-	if errors.As(err, &re) && (re.Status == 404 || re.Status == 401) {
-		return nil
-	}
-	return err
-}
-
-// ClaimHost implements Store.
-func (s RESTStore) ClaimHost(ctx context.Context, roomID string) error {
-	return s.hostRPC(ctx, "claim_host", map[string]any{"p_room_id": roomID})
-}
-
-// HandOver implements Store.
-func (s RESTStore) HandOver(ctx context.Context, roomID, userID string) error {
-	return s.hostRPC(ctx, "hand_over", map[string]any{"p_room_id": roomID, "p_user_id": userID})
-}
-
-// HostAlive implements Store.
-func (s RESTStore) HostAlive(ctx context.Context, roomID string) error {
-	return s.hostRPC(ctx, "host_alive", map[string]any{"p_room_id": roomID})
-}
-
-// MemberKey reads userID's public key off its room_members row.
-func (s RESTStore) MemberKey(ctx context.Context, roomID, userID string) (string, error) {
-	var rows []struct {
-		PublicKey *string `json:"public_key"`
-	}
-	err := s.C.Select(ctx, "room_members", url.Values{"room_id": {"eq." + roomID}, "user_id": {"eq." + userID}}, &rows)
-	if err != nil || len(rows) == 0 || rows[0].PublicKey == nil {
-		return "", noStore(err)
-	}
-	return *rows[0].PublicKey, nil
-}
-
-// Leave deletes the member's row.
-func (s RESTStore) Leave(ctx context.Context, roomID, userID string) error {
-	return noStore(s.C.Delete(ctx, "room_members", url.Values{"room_id": {"eq." + roomID}, "user_id": {"eq." + userID}}))
-}
 
 // loadHistory shows the room's recent chat to a member who just joined.
 func (r *Room) loadHistory() {
@@ -226,16 +97,6 @@ func (r *Room) loadHistory() {
 // the room's comments created at or after createdAt, oldest first.
 type CommentsSince interface {
 	CommentsSince(ctx context.Context, roomID, createdAt string, limit int) ([]Comment, error)
-}
-
-// CommentsSince reads comments created at or after createdAt, oldest first.
-func (s RESTStore) CommentsSince(ctx context.Context, roomID, createdAt string, limit int) ([]Comment, error) {
-	q := url.Values{"room_id": {"eq." + roomID}, "created_at": {"gte." + createdAt}, "order": {"created_at.asc"}, "limit": {strconv.Itoa(limit)}}
-	var rows []Comment
-	if err := s.C.Select(ctx, "comments", q, &rows); err != nil {
-		return nil, noStore(err)
-	}
-	return rows, nil
 }
 
 // disableStore falls back to broadcast-only chat when the server has no
@@ -330,31 +191,6 @@ type Admin interface {
 	Invite(ctx context.Context, roomID string, rotate bool) (string, error)
 	// Kick ends userID's membership.
 	Kick(ctx context.Context, roomID, userID string) error
-}
-
-// RESTAdmin calls the room functions (create_private_room, join_room,
-// room_invite, rotate_invite, kick_member) over PostgREST's /rpc, as both
-// the embedded server and the Supabase migration define them.
-type RESTAdmin struct{ C *rest.Client }
-
-// Invite implements Admin.
-func (a RESTAdmin) Invite(ctx context.Context, roomID string, rotate bool) (string, error) {
-	fn := "room_invite"
-	if rotate {
-		fn = "rotate_invite"
-	}
-	var out struct {
-		Invite string `json:"invite"`
-	}
-	if err := a.C.RPC(ctx, fn, map[string]any{"p_room_id": roomID}, &out); err != nil {
-		return "", err
-	}
-	return out.Invite, nil
-}
-
-// Kick implements Admin.
-func (a RESTAdmin) Kick(ctx context.Context, roomID, userID string) error {
-	return a.C.RPC(ctx, "kick_member", map[string]any{"p_room_id": roomID, "p_user_id": userID}, nil)
 }
 
 // ErrNotPrivate is returned by the private-room commands in a public room.

@@ -18,6 +18,7 @@ import (
 	"github.com/watchium/watchium-tui/realtime"
 	"github.com/watchium/watchium-tui/rest"
 	"github.com/watchium/watchium-tui/room"
+	"github.com/watchium/watchium-tui/roomrest"
 	"github.com/watchium/watchium-tui/server"
 	"github.com/watchium/watchium-tui/server/store"
 )
@@ -341,7 +342,7 @@ func (d *demo) join(ctx context.Context, name string, host bool, opts player.Opt
 		WantHost: host, Server: d.URL, Logger: d.log,
 	}
 	if rc, err := rest.New(d.URL, ""); err == nil {
-		cfg.Store = room.RESTStore{C: rc}
+		cfg.Store = roomrest.Store{C: rc}
 	}
 	m.room, err = room.Join(lctx, m.client, cfg, m.mpv)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/watchium/watchium-tui/internal/config"
 	"github.com/watchium/watchium-tui/player"
 	"github.com/watchium/watchium-tui/room"
+	"github.com/watchium/watchium-tui/roomrest"
 	"github.com/watchium/watchium-tui/ui"
 )
 
@@ -184,8 +185,8 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 		WantHost: f.host || adm.Invite != "", Server: f.server, Logger: log, Private: adm.Private, MediaDirs: mediaDirs,
 	}
 	if rc, err := restClient(f.globalFlags, l.keeper); err == nil {
-		cfg.Store = room.RESTStore{C: rc}
-		cfg.Admin = room.RESTAdmin{C: rc}
+		cfg.Store = roomrest.Store{C: rc}
+		cfg.Admin = roomrest.Admin{C: rc}
 	}
 	jctx, jcancel := context.WithTimeout(ctx, 15*time.Second)
 	r, err := room.Join(jctx, client, cfg, rp)

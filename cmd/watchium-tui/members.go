@@ -12,6 +12,7 @@ import (
 	"github.com/watchium/watchium-tui/realtime"
 	"github.com/watchium/watchium-tui/rest"
 	"github.com/watchium/watchium-tui/room"
+	"github.com/watchium/watchium-tui/roomrest"
 )
 
 // heartbeatWindow is how long members listens for the 3-second heartbeats,
@@ -43,7 +44,7 @@ one heartbeat old; a member that sent none is shown as not responding.`,
 			var mu sync.Mutex
 			roster := room.NewRoster()
 			if rc, err := rest.New(g.server, g.key); err == nil {
-				if rs, ok, err := (room.RESTStore{C: rc}).RoomState(ctx, roomID); err == nil && ok {
+				if rs, ok, err := (roomrest.Store{C: rc}).RoomState(ctx, roomID); err == nil && ok {
 					roster.StoredHost = rs.HostUserID
 				}
 			}

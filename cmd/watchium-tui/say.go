@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/watchium/watchium-tui/realtime"
 	"github.com/watchium/watchium-tui/room"
+	"github.com/watchium/watchium-tui/roomrest"
 )
 
 func newSayCmd() *cobra.Command {
@@ -45,14 +46,17 @@ and says why. Nothing is retried silently.`,
 			if err != nil {
 				return err
 			}
-			// Stored first when the server keeps history: then it survives a
-			// restart. The broadcast reaches members either way.
+			var st room.Store
 			if rc, err := restClient(g, l.keeper); err == nil {
-				if err := (room.RESTStore{C: rc}).AddComment(ctx, c); err != nil && !errors.Is(err, room.ErrNoStore) {
-					return fmt.Errorf("message not sent: %w", err)
-				}
+				st = roomrest.Store{C: rc}
 			}
-			return room.SendComment(ctx, ch, c)
+			err = room.PostComment(ctx, st, ch, c)
+			if errors.Is(err, room.ErrStoredOnly) {
+				// Stored is delivered: history and postgres_changes carry it.
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v\n", err)
+				return nil
+			}
+			return err
 		},
 	}
 	addServerFlags(cmd, &g)

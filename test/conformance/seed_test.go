@@ -22,6 +22,7 @@ import (
 	"github.com/watchium/watchium-tui/realtime"
 	"github.com/watchium/watchium-tui/rest"
 	"github.com/watchium/watchium-tui/room"
+	"github.com/watchium/watchium-tui/roomrest"
 	"github.com/watchium/watchium-tui/server"
 	"github.com/watchium/watchium-tui/server/store"
 )
@@ -220,7 +221,7 @@ func joinWatchium(t *testing.T, url, roomID, userID string, host bool, media str
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := room.Join(ctx, c, room.Config{RoomID: roomID, UserID: userID, Username: userID, WantHost: host, Store: room.RESTStore{C: rc}}, m)
+	r, err := room.Join(ctx, c, room.Config{RoomID: roomID, UserID: userID, Username: userID, WantHost: host, Store: roomrest.Store{C: rc}}, m)
 	if err != nil {
 		t.Fatal(err)
 	}

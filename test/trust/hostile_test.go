@@ -27,6 +27,7 @@ import (
 	"github.com/watchium/watchium-tui/realtime"
 	"github.com/watchium/watchium-tui/rest"
 	"github.com/watchium/watchium-tui/room"
+	"github.com/watchium/watchium-tui/roomrest"
 	"github.com/watchium/watchium-tui/server"
 	"github.com/watchium/watchium-tui/server/auth"
 	"github.com/watchium/watchium-tui/server/store"
@@ -149,7 +150,7 @@ func joinAs(t *testing.T, base, roomID string, u user, name string, wantHost, pr
 	rc = rc.WithAccessToken(func() string { return u.Token })
 	r, err := room.Join(ctx, c, room.Config{
 		RoomID: roomID, UserID: u.ID, Username: name, WantHost: wantHost, HostGrace: 500 * time.Millisecond,
-		Store: room.RESTStore{C: rc}, Admin: room.RESTAdmin{C: rc}, Private: private, Logger: debugLogger(name),
+		Store: roomrest.Store{C: rc}, Admin: roomrest.Admin{C: rc}, Private: private, Logger: debugLogger(name),
 	}, m)
 	if err != nil {
 		t.Fatal(err)
