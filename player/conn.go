@@ -67,9 +67,11 @@ func newMPV(conn net.Conn, log *slog.Logger) *MPV {
 		pending: make(map[int64]func(reply)),
 		events:  make(chan Event, eventBuffer),
 		done:    make(chan struct{}),
+		out:     make(chan outLine),
 	}
 	m.st.Speed = 1
 	go m.readLoop()
+	go m.writeLoop()
 	return m
 }
 
@@ -303,7 +305,9 @@ func (m *MPV) restarted(at time.Time) {
 	}
 	// Not written from the reader: a blocked write must never stop replies.
 	go func() {
-		if err := m.send(context.Background(), id, []any{"get_property", "playback-time"}); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), defaultTimeout)
+		defer cancel()
+		if err := m.send(ctx, id, []any{"get_property", "playback-time"}); err != nil {
 			m.log.Debug("mpv: position query after seek failed", "err", err)
 		}
 	}()
@@ -409,27 +413,60 @@ func (m *MPV) Call(ctx context.Context, args ...any) (json.RawMessage, error) {
 	}
 }
 
+// outLine is one message for writeLoop; done (buffered) gets the result,
+// which nobody may be waiting for any more.
+type outLine struct {
+	b    []byte
+	done chan error
+}
+
+// writeStall is how long one write to mpv may block before mpv counts as
+// frozen: it reads its IPC socket between frames even while paused or
+// buffering, so seconds without reading is a hung process. The connection
+// is then closed, and every call fails at once rather than one by one.
+const writeStall = 10 * time.Second
+
+// writeLoop is the only writer of the connection.
+func (m *MPV) writeLoop() {
+	for {
+		select {
+		case l := <-m.out:
+			_ = m.conn.SetWriteDeadline(time.Now().Add(writeStall))
+			n, err := m.conn.Write(l.b)
+			if err != nil {
+				m.log.Warn("mpv: writing a command failed; closing the connection", "err", err, "partial", n > 0)
+				// Half a message may be on the wire, and nothing after it
+				// would parse; or mpv stopped reading altogether.
+				m.conn.Close()
+			}
+			l.done <- err
+		case <-m.done:
+			return
+		}
+	}
+}
+
+// send hands one message to writeLoop and waits for it to be written, or
+// for ctx, whichever comes first.
 func (m *MPV) send(ctx context.Context, id int64, args []any) error {
 	b, err := json.Marshal(request{Command: args, RequestID: id})
 	if err != nil {
 		return fmt.Errorf("encoding command: %w", err)
 	}
-	b = append(b, '\n')
-	m.wmu.Lock()
-	defer m.wmu.Unlock()
+	l := outLine{b: append(b, '\n'), done: make(chan error, 1)}
 	select {
+	case m.out <- l:
 	case <-m.done:
 		return m.Err()
-	default:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	dl, _ := ctx.Deadline()
-	_ = m.conn.SetWriteDeadline(dl)
-	n, err := m.conn.Write(b)
-	if err != nil && n > 0 {
-		// Half a message is on the wire; nothing after it would parse.
-		m.conn.Close()
+	select {
+	case err := <-l.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return err
 }
 
 func mpvError(s string) error {

@@ -133,9 +133,12 @@ type MediaInfo struct {
 
 // MPV is one connection to one mpv. All methods are safe for concurrent use.
 type MPV struct {
-	conn   net.Conn
-	log    *slog.Logger
-	wmu    sync.Mutex // one Write per message: mpv drops a second object on a line
+	conn net.Conn
+	log  *slog.Logger
+	// out feeds writeLoop, the one goroutine that writes to mpv: one
+	// Write per message (mpv drops a second object on a line), and a
+	// caller waiting for it honours its own ctx rather than a lock.
+	out    chan outLine
 	nextID atomic.Int64
 
 	mu       sync.Mutex
