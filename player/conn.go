@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // eventBuffer holds ~40 s of EventPosition at 25 fps before dropping.
@@ -512,9 +513,13 @@ func describe(args []any) string {
 	return strings.Join(parts, " ")
 }
 
+// truncate shortens s for a log line, without splitting a character.
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "..."
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }

@@ -137,7 +137,7 @@ func (r *Room) HandOver(ctx context.Context, userID string) error {
 			return err
 		}
 		r.post(TypeNewHost, NewHostPayload{UserID: userID, Username: mi.meta.Username})
-		r.setHost(userID, wallMS(time.Now()), true)
+		r.setHost(userID, wallMS(r.now()), true)
 		r.notice("you handed the host role to %s", mi.meta.Username)
 		return nil
 	})
@@ -263,6 +263,19 @@ func NewComment(roomID, userID, username, text string) (Comment, error) {
 		ID: ids.New(), RoomID: roomID, UserID: userID, Username: username, Content: text,
 		CreatedAt: time.Now().UTC().Format(commentTimeLayout), // µs, as timestamptz: orders messages sent in one ms
 	}, nil
+}
+
+// cutUTF8 shortens s to at most n bytes without splitting a character (a
+// cut in the middle of one would show as U+FFFD and fail the database's
+// text checks).
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // SendComment broadcasts c as new_comment and waits for the server to have

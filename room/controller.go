@@ -5,13 +5,13 @@ import (
 	"time"
 )
 
-// Controller turns the follower's error against the host (own − host, in
+// DriftController turns the follower's error against the host (own − host, in
 // seconds) into an action: nothing, a new playback speed, or an exact seek.
 // Small errors are nudged away with speed, which nobody sees; only large ones
 // are seeked. Hysteresis and a minimum interval between speed changes keep it
 // from oscillating (mpv applies a new speed only after its audio buffer
 // drains, a few hundred ms later).
-type Controller struct {
+type DriftController struct {
 	// Enter starts correcting when |error| exceeds it; Exit stops once
 	// |error| is back under it.
 	Enter, Exit float64
@@ -45,11 +45,11 @@ type speedChange struct {
 	from, to float64
 }
 
-// DefaultController is tuned from the mpv measurements in
+// DefaultDriftController is tuned from the mpv measurements in
 // shared/docs/mpv-ipc.md: frame steps of 10–40 ms, speed taking effect
 // 170–360 ms late, exact seeks landing in 10–40 ms.
-func DefaultController() *Controller {
-	return &Controller{
+func DefaultDriftController() *DriftController {
+	return &DriftController{
 		Enter: 0.006, Exit: 0.002, Tau: 1.0,
 		// ±10 % from 0.1 s removes up to 0.25 s in 2.5 s; beyond that a
 		// seek-ahead (or a hold) fixes it in about one seek time.
@@ -69,7 +69,7 @@ type Action struct {
 }
 
 // Reset forgets history, e.g. after a discontinuity the follower applied.
-func (c *Controller) Reset(now time.Time, seeked bool) {
+func (c *DriftController) Reset(now time.Time, seeked bool) {
 	c.window = c.window[:0]
 	c.pending = c.pending[:0]
 	c.correcting = false
@@ -79,16 +79,16 @@ func (c *Controller) Reset(now time.Time, seeked bool) {
 }
 
 // Speed is the speed the controller last asked for.
-func (c *Controller) Speed() float64 { return c.speed }
+func (c *DriftController) Speed() float64 { return c.speed }
 
 // ForceSpeed records a speed set by someone else (a reset to 1.0).
-func (c *Controller) ForceSpeed(s float64) {
+func (c *DriftController) ForceSpeed(s float64) {
 	c.speed = s
 	c.pending = c.pending[:0]
 }
 
 // predict adds the part of recent speed changes that has not shown yet.
-func (c *Controller) predict(now time.Time, e float64) float64 {
+func (c *DriftController) predict(now time.Time, e float64) float64 {
 	kept := c.pending[:0]
 	for _, p := range c.pending {
 		left := c.Lag - now.Sub(p.at)
@@ -102,9 +102,22 @@ func (c *Controller) predict(now time.Time, e float64) float64 {
 	return e
 }
 
+const (
+	// errorWindow errors are kept, and their median acted on: one late
+	// frame step (a 10–40 ms reading delay) then moves nothing.
+	errorWindow = 3
+	// seekAfterSamples: a seek needs this many large errors in a row, so
+	// a single bad reading never costs a visible jump.
+	seekAfterSamples = 2
+	// firstSeekSooner: the first corrective seek after a quiet spell waits
+	// only a third of SeekCooldown; repeated ones wait the whole of it,
+	// doubled each time.
+	firstSeekSooner = 3
+)
+
 // Error is the median of the last few errors: one late frame step must not
 // trigger a correction.
-func (c *Controller) Error() (float64, bool) {
+func (c *DriftController) Error() (float64, bool) {
 	if len(c.window) == 0 {
 		return 0, false
 	}
@@ -118,12 +131,12 @@ func (c *Controller) Error() (float64, bool) {
 }
 
 // Update feeds one error sample and returns the action to take.
-func (c *Controller) Update(now time.Time, err float64) Action {
+func (c *DriftController) Update(now time.Time, err float64) Action {
 	if math.IsNaN(err) || math.IsInf(err, 0) {
 		return Action{}
 	}
 	c.window = append(c.window, err)
-	if len(c.window) > 3 {
+	if len(c.window) > errorWindow {
 		c.window = c.window[1:]
 	}
 	e, _ := c.Error()
@@ -135,7 +148,7 @@ func (c *Controller) Update(now time.Time, err float64) Action {
 	// Each seek that did not fix things doubles the wait before the next,
 	// so a player that will not follow is not fought forever.
 	cooldown := c.SeekCooldown << min(c.seeks, 6)
-	if abs > c.SeekAbove && len(c.window) >= 2 && (c.seeks == 0 && now.Sub(c.lastSeek) > c.SeekCooldown/3 || now.Sub(c.lastSeek) > cooldown) {
+	if abs > c.SeekAbove && len(c.window) >= seekAfterSamples && (c.seeks == 0 && now.Sub(c.lastSeek) > c.SeekCooldown/firstSeekSooner || now.Sub(c.lastSeek) > cooldown) {
 		c.lastSeek = now
 		c.seeks++
 		c.window = c.window[:0]
@@ -166,7 +179,7 @@ func (c *Controller) Update(now time.Time, err float64) Action {
 	return Action{Speed: c.set(now, want)}
 }
 
-func (c *Controller) set(now time.Time, s float64) float64 {
+func (c *DriftController) set(now time.Time, s float64) float64 {
 	if s == c.speed {
 		return 0
 	}

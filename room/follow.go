@@ -9,51 +9,11 @@ import (
 )
 
 // The follower's engine: it keeps our player on the host's timeline. Small
-// errors go to the Controller (speed); discontinuities and large errors are
+// errors go to the DriftController (speed); discontinuities and large errors are
 // met by seeking ahead and holding: land, paused, on a frame the host has
 // not reached yet, then start when the host's clock reaches it. The
 // alignment then does not depend on how long the seek took, which on a
 // long-GOP HD file is hundreds of ms and varies from seek to seek.
-
-// Tuning, with the reasons.
-const (
-	// reasonSeeking is the anchor a host sends when its own seek starts,
-	// so followers decode the target at the same time as the host.
-	reasonSeeking = "seeking"
-	// jumpAbove: a host timeline that moved further than this from where
-	// the previous anchor projected is a discontinuity to apply at once;
-	// less is drift, which the controller removes without a visible jump.
-	jumpAbove = 0.1
-	// startNowBelow: a paused follower this close behind a playing host
-	// (a play that took a link's one-way delay to arrive) starts at once
-	// and leaves the rest to speed, which removes it in about a second
-	// without a visible jump; further behind, it seeks ahead.
-	startNowBelow = 0.1
-	// releaseLate: landing behind the host's clock by up to this (a frame
-	// and a half at 24 fps), the follower starts at once and speed removes
-	// the rest; later than that it seeks ahead again.
-	releaseLate = 0.06
-	// seekAheadTries bounds the seeks of one correction; after them the
-	// follower starts late and falls back to speed.
-	seekAheadTries = 3
-	// seekMargin is added to the learned seek time when choosing where to
-	// land: landing early costs only a wait, landing late another seek.
-	seekMargin = 0.05
-	// holdAheadBelow: a playing follower ahead of the host by less than
-	// this pauses until the host catches up, with no seek at all.
-	holdAheadBelow = 1.0
-	// jobTimeout bounds one player job: an HD seek takes up to a second on
-	// a slow machine, a stalled stream longer.
-	jobTimeout = 10 * time.Second
-	// seekCostWindow is how many recent seeks the cost estimate keeps:
-	// seek times depend on the file and on where in the GOP the target is.
-	seekCostWindow = 8
-	// defaultSeekCost is assumed before our first seek on a file: about
-	// what an exact seek into a 1080p long-GOP file costs. Too short, the
-	// first seek lands late and goes again (two seeks); too long, a small
-	// file's first seek waits a little, paused, once.
-	defaultSeekCost = 0.5
-)
 
 type timelineKind int
 
@@ -164,10 +124,10 @@ func (r *Room) onJobDone(m inJobDone) {
 }
 
 // timedSeek seeks exactly and reports how long the landing took.
-func timedSeek(ctx context.Context, p Player, t float64) (time.Duration, error) {
-	start := time.Now()
+func timedSeek(ctx context.Context, now func() time.Time, p Player, t float64) (time.Duration, error) {
+	start := now()
 	err := p.Seek(ctx, math.Max(0, t))
-	return time.Since(start), err
+	return now().Sub(start), err
 }
 
 // apply brings our player onto the host's timeline at once: the right
@@ -196,29 +156,59 @@ func (r *Room) apply() {
 		r.restOn(a.Pos)
 		return
 	}
-	now := time.Now()
+	now := r.now()
 	hp, _ := r.hostPosition(now)
 	own := r.ownPosition(now)
 	r.log.Debug("room: applying host timeline", "own", own, "host", hp, "paused", st.Paused, "seeking", a.Seeking)
-	switch {
-	case a.Seeking:
+	switch decideApply(a.Seeking, st.Paused, own, hp, s.ctrl.SeekAbove) {
+	case applySeekToTarget:
 		// The host is still landing: seek to its target now, in parallel,
 		// and start when its clock starts.
 		r.seekAhead(a.Pos)
-	case st.Paused && own >= hp && own-hp < holdAheadBelow:
-		// Already ahead (a /play scheduled a moment from now): start when
-		// the host's timeline reaches our frame.
+	case applyStartAtOwnFrame:
 		s.hold = r.newHold(own)
 		r.releaseAt(own)
-	case st.Paused && hp-own < startNowBelow:
+	case applyStartNow:
 		r.startNow()
-	case !st.Paused && math.Abs(own-hp) < s.ctrl.SeekAbove:
-		// Playing and close: the controller's job, by speed, no jump.
-	case !st.Paused && own > hp && own-hp < holdAheadBelow:
+	case applyBySpeed:
+		// The controller's job, no jump.
+	case applyHoldHere:
 		r.holdHere()
 	default:
 		r.seekAhead(-1)
 	}
+}
+
+// applyMove is what a follower does about a new host timeline.
+type applyMove int
+
+const (
+	applySeekAhead       applyMove = iota // seek where the host will be, hold, release
+	applySeekToTarget                     // the host is still landing: seek to its target beside it
+	applyStartAtOwnFrame                  // paused a little ahead: start when the host reaches our frame
+	applyStartNow                         // paused a hair behind: start, speed removes the rest
+	applyBySpeed                          // playing and close: the controller's job
+	applyHoldHere                         // playing a little ahead: pause until the host catches up
+)
+
+// decideApply chooses how a follower meets a playing host's new timeline,
+// from whether the host is still seeking, whether our player is paused,
+// and both positions now. seekAbove is the controller's reach.
+func decideApply(hostSeeking, paused bool, own, host, seekAbove float64) applyMove {
+	switch {
+	case hostSeeking:
+		return applySeekToTarget
+	case paused && own >= host && own-host < holdAheadBelow:
+		// Already ahead (a /play scheduled a moment from now).
+		return applyStartAtOwnFrame
+	case paused && own < host && host-own < startNowBelow:
+		return applyStartNow
+	case !paused && math.Abs(own-host) < seekAbove:
+		return applyBySpeed
+	case !paused && own > host && own-host < holdAheadBelow:
+		return applyHoldHere
+	}
+	return applySeekAhead
 }
 
 func (r *Room) newHold(pos float64) *holdPlan {
@@ -239,14 +229,14 @@ func (r *Room) restOn(pos float64) {
 		if math.Abs(p.State().Pos-pos) <= 0.0005 {
 			return nil
 		}
-		_, err := timedSeek(ctx, p, pos-0.0001)
+		_, err := timedSeek(ctx, r.now, p, pos-0.0001)
 		return err
-	}, func(error) { r.s.ctrl.Reset(time.Now(), true) })
+	}, func(error) { r.s.ctrl.Reset(r.now(), true) })
 }
 
 func (r *Room) startNow() {
 	r.enqueue("start", func(ctx context.Context, p Player) error { return p.Play(ctx) },
-		func(error) { r.s.ctrl.Reset(time.Now(), false) })
+		func(error) { r.s.ctrl.Reset(r.now(), false) })
 }
 
 // holdHere pauses a follower that is ahead until the host catches up.
@@ -277,7 +267,7 @@ func (r *Room) seekAhead(hostTarget float64) {
 	}
 	target := hostTarget
 	if target < 0 {
-		hp, _ := r.hostPosition(time.Now().Add(time.Duration((s.seekCost.expect() + seekMargin) * float64(time.Second))))
+		hp, _ := r.hostPosition(r.now().Add(time.Duration((s.seekCost.expect() + seekMargin) * float64(time.Second))))
 		target = hp
 	}
 	r.resetSpeed()
@@ -297,7 +287,7 @@ func (r *Room) seekAhead(hostTarget float64) {
 		}
 		var err error
 		seeked = true
-		took, err = timedSeek(ctx, p, target)
+		took, err = timedSeek(ctx, r.now, p, target)
 		return err
 	}, func(err error) {
 		if err == nil && seeked {
@@ -334,15 +324,14 @@ func (r *Room) release() {
 	if a.Seeking {
 		return // the host's landing anchor releases us
 	}
-	hp, _ := r.hostPosition(time.Now())
-	late := hp - h.pos
-	switch {
-	case late <= 0:
+	hp, _ := r.hostPosition(r.now())
+	switch decideRelease(hp-h.pos, h.tries) {
+	case releaseOnTime:
 		r.releaseAt(h.pos)
-	case late <= releaseLate || h.tries >= seekAheadTries:
-		if late > releaseLate {
-			s.stats.LateStarts++
-		}
+	case releaseLateStart:
+		s.stats.LateStarts++
+		fallthrough
+	case releaseStartNow:
 		s.hold = nil
 		r.startNow()
 	default:
@@ -351,10 +340,34 @@ func (r *Room) release() {
 	}
 }
 
+// releaseMove is what a follower that landed, paused, does next.
+type releaseMove int
+
+const (
+	releaseOnTime    releaseMove = iota // ahead of the host: start when it reaches our frame
+	releaseStartNow                     // a hair late: start now, speed removes the rest
+	releaseLateStart                    // late, out of tries: start now and say so
+	releaseSeekAgain                    // late: seek ahead again
+)
+
+// decideRelease chooses from how late we landed (host − our frame, in
+// seconds; negative is early) and how many seeks this correction made.
+func decideRelease(late float64, tries int) releaseMove {
+	switch {
+	case late <= 0:
+		return releaseOnTime
+	case late <= releaseLate:
+		return releaseStartNow
+	case tries >= seekAheadTries:
+		return releaseLateStart
+	}
+	return releaseSeekAgain
+}
+
 // releaseAt starts our player when the host's timeline reaches pos.
 func (r *Room) releaseAt(pos float64) {
 	s := &r.s
-	hp, _ := r.hostPosition(time.Now())
+	hp, _ := r.hostPosition(r.now())
 	wait := time.Duration((pos - hp) / s.anchor.Speed * float64(time.Second))
 	h := s.hold
 	r.after(wait, &s.unpauseGen, func() {
@@ -398,7 +411,7 @@ func (r *Room) baseSpeed() float64 {
 func (r *Room) onBuffering() {
 	if st := r.player.State(); st.Buffering {
 		r.resetSpeed()
-		r.s.ctrl.Reset(time.Now(), false)
+		r.s.ctrl.Reset(r.now(), false)
 	} else if h := r.s.hold; h != nil && h.landed {
 		r.reportReady() // landed while the cache was filling: ready now
 	}
@@ -426,7 +439,7 @@ func (r *Room) controlTick() {
 	if s.tracker.Steps() < 2 {
 		return
 	}
-	now := time.Now()
+	now := r.now()
 	off, ok := r.offsetToHost(now)
 	if !ok {
 		return

@@ -108,9 +108,7 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 		if c.CreatedAt == "" {
 			c.CreatedAt = time.UnixMilli(env.Timestamp).UTC().Format(time.RFC3339Nano)
 		}
-		if len(c.Content) > MaxCommentLength {
-			c.Content = c.Content[:MaxCommentLength]
-		}
+		c.Content = cutUTF8(c.Content, MaxCommentLength)
 		r.deliverComment(c)
 	case TypeHeartbeat:
 		var p heartbeatExtra
@@ -124,7 +122,7 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 				mi.meta.PlayerState, mi.meta.BufferPercent = p.PlayerState, p.BufferPercent
 			}
 			mi.meta.Missing = p.Missing
-			mi.lastSeen = time.Now()
+			mi.lastSeen = r.now()
 			r.heard(p.UserID, mi, mi.lastSeen)
 			if rd := s.round; rd != nil && rd.waiting[p.UserID] && r.lacksCurrent(mi) {
 				delete(rd.waiting, p.UserID) // it has not got the file: nothing to wait for
@@ -138,7 +136,7 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 			return
 		}
 		p.T1 = wallMS(b.At)
-		p.T2 = wallMS(time.Now())
+		p.T2 = wallMS(r.now())
 		r.postEphemeral(typeProbeReply, p)
 	case typeProbeReply:
 		var p probePayload
@@ -199,11 +197,11 @@ func (r *Room) onNewHost(p NewHostPayload) {
 	}
 	if p.UserID == r.cfg.UserID {
 		// Handed to us.
-		r.setHost(r.cfg.UserID, wallMS(time.Now()), true)
+		r.setHost(r.cfg.UserID, wallMS(r.now()), true)
 		r.notice("%s handed you the host role", r.nameOf(s.hostID))
 		return
 	}
-	r.setHost(p.UserID, wallMS(time.Now()), false)
+	r.setHost(p.UserID, wallMS(r.now()), false)
 }
 
 func (r *Room) nameOf(id string) string {
@@ -239,9 +237,12 @@ func (r *Room) deliverLocked(c Comment) {
 	r.emit(ChatReceived{Comment: c})
 	if r.player != nil && !c.IsSystemMessage {
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), mediaReadTimeout)
 			defer cancel()
-			_ = r.player.ShowText(ctx, c.Username+": "+c.Content, 4*time.Second)
+			if err := r.player.ShowText(ctx, c.Username+": "+c.Content, chatOSDFor); err != nil {
+				// The chat pane has it; mpv's screen is a convenience.
+				r.log.Debug("room: showing chat on mpv's screen", "err", err)
+			}
 		}()
 	}
 }
@@ -274,7 +275,7 @@ func (r *Room) onConn(ev realtime.ConnEvent) {
 		c.Reason = ev.Err.Error()
 	}
 	if c != r.s.conn {
-		r.emit(ConnectionChanged{ConnState: c, At: time.Now()})
+		r.emit(ConnectionChanged{ConnState: c, At: r.now()})
 	}
 	r.s.conn = c
 	if ev.State != realtime.StateOpen {

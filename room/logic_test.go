@@ -81,10 +81,10 @@ func TestControllerConvergesWithoutOscillating(t *testing.T) {
 		// Errors beyond SeekAbove are met by one seek-ahead, which lands
 		// within about a frame; speed removes the rest.
 		wantSeeks := 0
-		if math.Abs(start) > DefaultController().SeekAbove {
+		if math.Abs(start) > DefaultDriftController().SeekAbove {
 			wantSeeks = 1
 		}
-		c := DefaultController()
+		c := DefaultDriftController()
 		p := &plant{pos: start, speed: 1}
 		now := time.Unix(0, 0)
 		lag := 300 * time.Millisecond // worse than the controller assumes
@@ -127,7 +127,7 @@ func TestControllerConvergesWithoutOscillating(t *testing.T) {
 }
 
 func TestControllerSeeksLargeErrorsOnce(t *testing.T) {
-	c := DefaultController()
+	c := DefaultDriftController()
 	now := time.Unix(0, 0)
 	seeks := 0
 	for i := 0; i < 10; i++ {

@@ -133,7 +133,7 @@ type state struct {
 	detached  bool
 	clock     *ClockSync
 	tracker   Tracker
-	ctrl      *Controller
+	ctrl      *DriftController
 	seekCost  seekCost  // how long our seeks take on this file
 	hold      *holdPlan // parked ahead of the host, waiting for its clock
 	holdGen   int
@@ -169,7 +169,7 @@ func (s *state) init(cfg Config) {
 	s.username = cfg.Username
 	s.members = map[string]*memberInfo{}
 	s.clock = NewClockSync(8)
-	s.ctrl = DefaultController()
+	s.ctrl = DefaultDriftController()
 	s.waitForAll = !cfg.NoWait
 	s.playlist.Current = -1
 }
@@ -187,11 +187,11 @@ func (r *Room) selfMeta() presenceMeta {
 	}
 	if r.player != nil {
 		st := r.player.State()
-		m.CurrentTime = round3(r.ownPosition(time.Now()))
+		m.CurrentTime = round3(r.ownPosition(r.now()))
 		m.IsPlaying = !st.Paused && st.Loaded && !s.gone
 	}
 	m.PlayerState, m.BufferPercent = r.playerState()
-	off, ok := r.offsetToHost(time.Now())
+	off, ok := r.offsetToHost(r.now())
 	m.OffsetMS = round1(off * 1000)
 	m.InSync = r.inSync(ok, off) || busy(m.PlayerState) && !s.detached
 	m.RTTMS = round1(r.rttMS())
@@ -235,12 +235,12 @@ func (r *Room) trackSoon() {
 	}
 	r.s.trackQueued = true
 	wait := r.cfg.PresenceBatch
-	if since := time.Since(r.s.lastTrack); since < r.cfg.PresenceInterval {
+	if since := r.now().Sub(r.s.lastTrack); since < r.cfg.PresenceInterval {
 		wait = max(wait, r.cfg.PresenceInterval-since)
 	}
 	r.after(wait, &r.s.presenceGen, func() {
 		r.s.trackQueued = false
-		r.s.lastTrack = time.Now()
+		r.s.lastTrack = r.now()
 		meta := r.selfMeta()
 		r.s.tracked, r.s.trackedAt = meta, r.s.lastTrack
 		go func() {
@@ -258,7 +258,7 @@ func (r *Room) trackSoon() {
 func (r *Room) onPresence(_ context.Context) {
 	s := &r.s
 	st := r.ch.PresenceState()
-	now := time.Now()
+	now := r.now()
 	seen := map[string]bool{}
 	for key, metas := range st {
 		if len(metas) == 0 {
@@ -410,7 +410,7 @@ func (r *Room) elect(why string) {
 // claimHost makes us the host and tells the room.
 func (r *Room) claimHost(why string) {
 	s := &r.s
-	r.setHost(r.cfg.UserID, wallMS(time.Now()), true)
+	r.setHost(r.cfg.UserID, wallMS(r.now()), true)
 	s.claimed = true
 	r.post(TypeNewHost, NewHostPayload{UserID: r.cfg.UserID, Username: s.username})
 	r.recordHost("claim", func(ctx context.Context, st Store) error { return st.ClaimHost(ctx, r.cfg.RoomID) })
@@ -501,7 +501,7 @@ func (r *Room) publishSnapshot() { r.emit(StateChanged{Snapshot: r.snapshot()}) 
 
 func (r *Room) snapshot() Snapshot {
 	s := &r.s
-	now := time.Now()
+	now := r.now()
 	snap := Snapshot{RoomID: r.cfg.RoomID, Server: r.cfg.Server, SelfID: r.cfg.UserID, HostID: s.hostID, Conn: s.conn, Sync: s.stats}
 	if s.round != nil {
 		for id := range s.round.waiting {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/watchium/watchium-tui/player"
 	"math"
 	"os"
 	"path/filepath"
@@ -310,12 +311,18 @@ const switchQuiet = 2 * time.Second
 func (r *Room) loadEntry(path string, e PlaylistEntry, then func()) {
 	s := &r.s
 	s.loading = e.Name
-	s.switchUntil = time.Now().Add(switchQuiet)
+	s.switchUntil = r.now().Add(switchQuiet)
 	r.resetSpeed()
 	s.hold = nil
 	s.unpauseGen++
+	var mi player.MediaInfo
+	var miErr error
 	r.enqueue("load "+e.Name, func(ctx context.Context, p Player) error {
-		return p.LoadFile(ctx, path, true)
+		if err := p.LoadFile(ctx, path, true); err != nil {
+			return err
+		}
+		mi, miErr = p.Media(ctx) // on the worker: the room does not wait for mpv
+		return nil
 	}, func(err error) {
 		if s.loading == e.Name {
 			s.loading = ""
@@ -325,10 +332,14 @@ func (r *Room) loadEntry(path string, e PlaylistEntry, then func()) {
 			return
 		}
 		s.ended = false
-		s.switchUntil = time.Now().Add(switchQuiet)
+		s.switchUntil = r.now().Add(switchQuiet)
 		s.tracker.Reset(r.player.State())
 		s.seekCost.reset()
-		r.refreshMedia(context.Background())
+		if miErr != nil {
+			r.log.Warn("room: reading what mpv plays", "err", miErr)
+		} else {
+			s.media = mediaIdentity(mi)
+		}
 		if e.Duration > 0 && s.media.Duration > 0 && math.Abs(e.Duration-s.media.Duration) > 1 {
 			r.notice("your %q lasts %s, the host's %s: it may be another version", e.Name, ClockString(s.media.Duration), ClockString(e.Duration))
 		}
@@ -416,7 +427,7 @@ func (r *Room) hostFileChanged() {
 	r.cancelRound("")
 	r.publishPlaylist(true)
 	play := !r.player.State().Paused
-	s.switchUntil = time.Now().Add(switchQuiet)
+	s.switchUntil = r.now().Add(switchQuiet)
 	r.enqueue("back to the new file's start", func(ctx context.Context, p Player) error {
 		if err := p.Pause(ctx); err != nil {
 			return err

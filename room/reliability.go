@@ -105,7 +105,7 @@ func (r *Room) memberLeft(mi *memberInfo, now time.Time) {
 func (r *Room) hostGrace() time.Duration {
 	g := r.cfg.HostGrace
 	if !r.s.rejoin.at.IsZero() {
-		g = max(g, rejoinGrace-time.Since(r.s.rejoin.at))
+		g = max(g, rejoinGrace-r.now().Sub(r.s.rejoin.at))
 	}
 	return g
 }
@@ -118,7 +118,7 @@ func (r *Room) onRejoin() {
 		return
 	}
 	r.s.rejoin.lost = false
-	r.s.rejoin.at = time.Now()
+	r.s.rejoin.at = r.now()
 	for _, mi := range r.s.members {
 		mi.heardAt = r.s.rejoin.at // silence while we were away is ours, not theirs
 	}

@@ -81,6 +81,9 @@ type Config struct {
 	// NoWait turns wait for everyone off: after a host seek, everyone
 	// starts as soon as they land, the slow ones catching up.
 	NoWait bool
+	// Now is the clock every decision reads (time.Now by default); the
+	// sync logic's tests drive it by hand.
+	Now func() time.Time
 }
 
 func (c *Config) defaults() {
@@ -109,10 +112,16 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	if c.SigningKey == nil {
 		c.SigningKey = NewSigningKey()
 	}
 }
+
+// now is the room's clock.
+func (r *Room) now() time.Time { return r.cfg.Now() }
 
 // Errors returned to commands.
 var (
@@ -273,12 +282,20 @@ func (r *Room) Run(ctx context.Context) error {
 			}
 		}
 		r.s.tracker.Reset(r.player.State())
-		r.refreshMedia(ctx)
+		// Before the room's loop starts, so our first presence names the
+		// file; nothing is queued behind this read yet.
+		mctx, cancel := context.WithTimeout(ctx, mediaReadTimeout)
+		if mi, err := r.player.Media(mctx); err != nil {
+			r.log.Warn("room: reading what mpv plays", "err", err)
+		} else {
+			r.s.media = mediaIdentity(mi)
+		}
+		cancel()
 		wctx, stopWorker := context.WithCancel(ctx)
 		defer stopWorker()
 		go r.runPlayerJobs(wctx)
 	}
-	r.s.joinedAt = wallMS(time.Now())
+	r.s.joinedAt = wallMS(r.now())
 	if !r.historyLoaded {
 		go r.loadHistory()
 	}
@@ -314,7 +331,7 @@ func (r *Room) Run(ctx context.Context) error {
 			r.onPlayerEvent(ctx, ev)
 		case <-heartbeat.C:
 			r.sendHeartbeat()
-			r.retrackIfChanged(time.Now())
+			r.retrackIfChanged(r.now())
 		case <-anchor.C:
 			if r.s.isHost() && r.player != nil {
 				r.publishAnchor("tick")
@@ -326,7 +343,7 @@ func (r *Room) Run(ctx context.Context) error {
 			r.sendProbe()
 		case <-control.C:
 			r.controlTick()
-			r.checkLiveness(time.Now())
+			r.checkLiveness(r.now())
 		}
 	}
 }
@@ -360,7 +377,7 @@ func (r *Room) dispatch(ctx context.Context, it any) {
 
 // post broadcasts a spec envelope without waiting for the server.
 func (r *Room) post(typ string, payload any) {
-	env, err := NewEnvelope(typ, r.cfg.RoomID, payload, time.Now())
+	env, err := NewEnvelope(typ, r.cfg.RoomID, payload, r.now())
 	if err == nil && signedTypes[typ] {
 		env, err = SignEnvelope(r.cfg.SigningKey, env)
 	}
@@ -390,7 +407,7 @@ func (r *Room) postEphemeral(typ string, payload any) {
 }
 
 func (r *Room) notice(format string, args ...any) {
-	r.emit(Notice{Text: fmt.Sprintf(format, args...), At: time.Now()})
+	r.emit(Notice{Text: fmt.Sprintf(format, args...), At: r.now()})
 }
 
 // DecodeBroadcast reads a spec event off a broadcast, in any of the shapes

@@ -132,6 +132,7 @@ func (r *Room) recordControl(action string, p PlaybackPayload) {
 func (r *Room) commentRow(row map[string]json.RawMessage) {
 	raw, err := json.Marshal(row)
 	if err != nil {
+		r.log.Warn("room: undecodable comment row", "err", err)
 		return
 	}
 	var c Comment

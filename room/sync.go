@@ -16,6 +16,10 @@ const (
 	typeStateRequest = "state_request" // a (re)joining follower asks for the timeline now
 )
 
+// reasonSeeking is the anchor a host sends when its own seek starts, so
+// followers decode the target at the same time as the host.
+const reasonSeeking = "seeking"
+
 // anchor is the host's timeline: at host wall time AtMS it was at Pos,
 // moving at Speed if Playing.
 type anchor struct {
@@ -145,7 +149,7 @@ func (r *Room) publishAnchor(reason string) {
 		r.roundAnchor(rd) // holding: the timeline is the round's target
 		return
 	}
-	now := time.Now()
+	now := r.now()
 	st := r.player.State()
 	if !st.Loaded {
 		return
@@ -248,7 +252,7 @@ func (r *Room) onPlayerEvent(ctx context.Context, ev player.Event) {
 		r.publishSnapshot()
 		return
 	}
-	if !ev.Ours && (s.loading != "" || time.Now().Before(s.switchUntil) || (s.ended || s.missing != "") && !s.isHost()) {
+	if !ev.Ours && (s.loading != "" || r.now().Before(s.switchUntil) || (s.ended || s.missing != "") && !s.isHost()) {
 		// The file switch's own events (keep-open's pause at the end of
 		// the previous file), not the person's; and a member without the
 		// room's file follows nothing to detach from.
@@ -260,7 +264,7 @@ func (r *Room) onPlayerEvent(ctx context.Context, ev player.Event) {
 			switch {
 			case ev.Kind == player.EventSeeked:
 				rd.landed = true
-				r.debounceSeekEvent(r.hostPayload(rd.pos, time.Now(), rd.speed))
+				r.debounceSeekEvent(r.hostPayload(rd.pos, r.now(), rd.speed))
 				r.maybeStartRound()
 				r.publishSnapshot()
 				return
@@ -298,34 +302,32 @@ func (r *Room) onPlayerEvent(ctx context.Context, ev player.Event) {
 	r.publishSnapshot()
 }
 
-func (r *Room) refreshMedia(ctx context.Context) bool {
+// fileLoaded: our player opened a file (ours or the person's doing). What
+// it is, mpv is asked off the room's goroutine (a busy mpv answers late);
+// the answer comes back through the room's queue.
+func (r *Room) fileLoaded(ctx context.Context, try int) {
 	if r.player == nil {
-		return false
+		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	mi, err := r.player.Media(ctx)
-	if err != nil {
-		r.log.Warn("room: reading what mpv plays", "err", err)
-		return false
-	}
-	r.s.media = MediaIdentity{Filename: mi.Filename, Duration: round3(mi.Duration), Size: mi.Size}
-	return true
+	p := r.player
+	go func() {
+		rctx, cancel := context.WithTimeout(ctx, mediaReadTimeout)
+		mi, err := p.Media(rctx)
+		cancel()
+		r.in.put(inTimer{fn: func() { r.mediaRead(ctx, try, mi, err) }})
+	}()
 }
 
-// mediaRetries bounds the re-reads of a newly loaded file's name: a busy
-// mpv may not answer within refreshMedia's timeout, and a host whose file
-// changed must still move the room.
-const mediaRetries = 5
-
-// fileLoaded: our player opened a file (ours or the person's doing).
-func (r *Room) fileLoaded(ctx context.Context, try int) {
-	if !r.refreshMedia(ctx) {
-		if try < mediaRetries {
-			r.later(250*time.Millisecond, func() { r.fileLoaded(ctx, try+1) })
+func (r *Room) mediaRead(ctx context.Context, try int, mi player.MediaInfo, err error) {
+	if err != nil {
+		r.log.Warn("room: reading what mpv plays", "err", err, "try", try+1)
+		// A host whose file changed must still move the room.
+		if try+1 < mediaRetries && ctx.Err() == nil {
+			r.later(mediaRetryEvery, func() { r.fileLoaded(ctx, try+1) })
 		}
 		return
 	}
+	r.s.media = mediaIdentity(mi)
 	if r.s.isHost() {
 		r.hostFileChanged()
 	}
@@ -350,14 +352,24 @@ func (r *Room) detach(why string) {
 // everyone, the host included, starts on the same frame: the slowest
 // member's one-way delay plus a margin, within bounds.
 func (r *Room) playLead() time.Duration {
-	worst := 0.0
+	var rtts []float64
 	for id, mi := range r.s.members {
 		if id != r.cfg.UserID && mi.online {
-			worst = max(worst, mi.meta.RTTMS)
+			rtts = append(rtts, mi.meta.RTTMS)
 		}
 	}
-	lead := time.Duration((worst/2 + 25) * float64(time.Millisecond))
-	return min(max(lead, 30*time.Millisecond), 400*time.Millisecond)
+	return playLead(rtts)
+}
+
+// playLead is the start delay for members whose round trips to us are
+// rttsMS: the slowest one-way delay plus a margin, within bounds.
+func playLead(rttsMS []float64) time.Duration {
+	worst := 0.0
+	for _, rtt := range rttsMS {
+		worst = max(worst, rtt)
+	}
+	lead := time.Duration(worst/2*float64(time.Millisecond)) + playLeadMargin
+	return min(max(lead, playLeadMin), playLeadMax)
 }
 
 // schedulePlay starts everyone at once: followers get the timeline with a
@@ -369,7 +381,7 @@ func (r *Room) schedulePlay() error {
 		return nil
 	}
 	lead := r.playLead()
-	start := time.Now().Add(lead)
+	start := r.now().Add(lead)
 	p := r.hostPayload(st.Pos, start, st.Speed)
 	r.post(TypePlay, p)
 	r.recordControl(TypePlay, p)
@@ -383,14 +395,6 @@ func (r *Room) schedulePlay() error {
 
 // ---- follower side ----
 
-// settleAfter is how long after a play or seek the host's frame steps are
-// regular again.
-const settleAfter = 250 * time.Millisecond
-
-// speedSettleAfter is how long after a speed change the host's frame steps
-// are at the new rate (mpv's lag, measured at 170–360 ms, plus a margin).
-const speedSettleAfter = 600 * time.Millisecond
-
 // onAnchor takes a timeline update from the host.
 func (r *Room) onAnchor(p PlaybackPayload, playing, seeking bool, round string, envMS int64, settled bool) {
 	s := &r.s
@@ -400,18 +404,12 @@ func (r *Room) onAnchor(p PlaybackPayload, playing, seeking bool, round string, 
 	if p.Epoch != "" {
 		s.lastEpoch, s.lastSeq = p.Epoch, p.Seq
 	}
-	a := &anchor{Pos: p.CurrentTime, AtMS: p.AtMS, Speed: p.Speed, Playing: playing, Seeking: seeking, Round: round, Epoch: p.Epoch, Seq: p.Seq, Settled: settled, Received: time.Now()}
+	a := &anchor{Pos: p.CurrentTime, AtMS: p.AtMS, Speed: p.Speed, Playing: playing, Seeking: seeking, Round: round, Epoch: p.Epoch, Seq: p.Seq, Settled: settled, Received: r.now()}
 	if a.AtMS == 0 {
 		a.AtMS = float64(envMS) // a spec client: its envelope timestamp is all we have
 	}
 	r.takeAnchor(a)
 }
-
-// reportQuiet is how long after a playback event a spec-only host's presence
-// report is not trusted: a report tracked just before the event can arrive
-// just after it, and would undo it. Reports travel in milliseconds, so a
-// second is ample.
-const reportQuiet = time.Second
 
 // specReportAnchor decides whether a spec-only host's presence report
 // (position and playing state, tracked every 3 s) becomes the timeline: it
@@ -443,7 +441,7 @@ func (r *Room) takeAnchor(a *anchor) {
 		// The host changed the room's speed: ours follows at once; the
 		// controller's corrections are relative to it.
 		r.resetSpeed()
-		s.ctrl.Reset(time.Now(), false)
+		s.ctrl.Reset(r.now(), false)
 	}
 	switch timelineChange(prev, a) {
 	case timelineJumped:
@@ -468,13 +466,13 @@ func (r *Room) sendProbe() {
 	if s.isHost() || s.hostID == "" {
 		return
 	}
-	r.postEphemeral(typeProbe, probePayload{From: r.cfg.UserID, To: s.hostID, T0: wallMS(time.Now())})
+	r.postEphemeral(typeProbe, probePayload{From: r.cfg.UserID, To: s.hostID, T0: wallMS(r.now())})
 }
 
 // probeBurst measures the clock quickly after joining or a host change.
 func (r *Room) probeBurst() {
-	for i := 0; i < 4; i++ {
-		r.later(time.Duration(i)*60*time.Millisecond, r.sendProbe)
+	for i := 0; i < probeBurst; i++ {
+		r.later(time.Duration(i)*probeBurstGap, r.sendProbe)
 	}
 }
 
@@ -488,7 +486,7 @@ func (r *Room) requestState() {
 
 // sendHeartbeat is the spec's heartbeat broadcast, every HeartbeatEvery.
 func (r *Room) sendHeartbeat() {
-	now := time.Now()
+	now := r.now()
 	off, ok := r.offsetToHost(now)
 	hb := heartbeatExtra{
 		HeartbeatPayload: HeartbeatPayload{UserID: r.cfg.UserID, CurrentTime: round3(r.ownPosition(now)), IsSynced: r.inSync(ok, off)},
@@ -502,4 +500,9 @@ func (r *Room) sendHeartbeat() {
 	hb.IsSynced = hb.IsSynced || busy(hb.PlayerState) && !r.s.detached
 	r.postEphemeral(TypeHeartbeat, hb)
 	r.publishSnapshot()
+}
+
+// mediaIdentity is how the room names what mpv plays.
+func mediaIdentity(mi player.MediaInfo) MediaIdentity {
+	return MediaIdentity{Filename: mi.Filename, Duration: round3(mi.Duration), Size: mi.Size}
 }

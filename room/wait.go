@@ -32,7 +32,7 @@ type readyPayload struct {
 // roundAnchor is the seeking anchor of a round, sent again unchanged (same
 // round, same target) whenever the host would refresh its timeline.
 func (r *Room) roundAnchor(rd *waitRound) {
-	p := r.hostPayload(rd.pos, time.Now(), rd.speed)
+	p := r.hostPayload(rd.pos, r.now(), rd.speed)
 	r.postEphemeral(typeAnchor, anchorPayload{PlaybackPayload: p, Playing: true, Reason: reasonSeeking, Seeking: true, Round: rd.id})
 }
 
@@ -121,7 +121,7 @@ func (r *Room) startRound(timedOut bool) {
 		pos = st.Pos // the frame we actually landed on
 	}
 	lead := max(r.playLead(), roundStartLead)
-	p := r.hostPayload(pos, time.Now().Add(lead), rd.speed)
+	p := r.hostPayload(pos, r.now().Add(lead), rd.speed)
 	r.post(TypePlay, p)
 	r.recordControl(TypePlay, p)
 	r.after(lead, &s.unpauseGen, func() {
