@@ -142,8 +142,10 @@ type Room struct {
 	in     *mailbox
 	out    *mailbox
 	jobs   *mailbox // for the player worker
-	events chan any
-	done   chan struct{}
+	events chan Event
+	// forwarded is closed when forwardEvents has returned.
+	forwarded chan struct{}
+	done      chan struct{}
 
 	seenMu   sync.Mutex
 	seenChat map[string]bool
@@ -167,9 +169,10 @@ func New(cfg Config, ch Channel, p Player) *Room {
 	r := &Room{
 		cfg: cfg, log: cfg.Logger, ch: ch, player: p,
 		in: newMailbox(), out: newMailbox(), jobs: newMailbox(),
-		events:   make(chan any, 64),
-		done:     make(chan struct{}),
-		seenChat: map[string]bool{},
+		events:    make(chan Event, 64),
+		forwarded: make(chan struct{}),
+		done:      make(chan struct{}),
+		seenChat:  map[string]bool{},
 	}
 	r.s.init(cfg)
 	r.s.joined = true // New's channel is ready; status changes say otherwise
@@ -177,16 +180,55 @@ func New(cfg Config, ch Channel, p Player) *Room {
 	return r
 }
 
-// Events delivers StateChanged, ChatReceived, Notice and EventReceived in
-// order. It is closed when Run returns. Reading slowly never blocks the room.
-func (r *Room) Events() <-chan any { return r.events }
+// Events delivers StateChanged, ChatReceived, Notice, EventReceived and
+// ConnectionChanged in order. It is closed when Run returns. Reading slowly
+// never blocks the room: snapshots are latest-wins, and past
+// maxQueuedEvents the oldest notices and raw events give way (never chat).
+func (r *Room) Events() <-chan Event { return r.events }
+
+// Event is what a Room tells its consumer; the set is closed.
+type Event interface{ roomEvent() }
+
+func (StateChanged) roomEvent()      {}
+func (ChatReceived) roomEvent()      {}
+func (Notice) roomEvent()            {}
+func (EventReceived) roomEvent()     {}
+func (ConnectionChanged) roomEvent() {}
+
+// maxQueuedEvents bounds what waits for a consumer that stopped reading
+// (a UI frozen on a terminal, a bot that exited without Run's ctx ending):
+// beyond it the oldest notices and raw envelopes are dropped. Chat is
+// never dropped: it is the one thing people notice missing, and the
+// server's flood limits bound its rate.
+const maxQueuedEvents = 4096
+
+// drainGrace is how long, after Run returned, the forwarder waits for the
+// consumer to take each remaining event before it gives up and closes
+// Events: a consumer that stopped reading must not keep it alive forever.
+const drainGrace = time.Second
 
 func (r *Room) forwardEvents() {
+	defer close(r.forwarded)
 	defer close(r.events)
+	var grace <-chan time.Time
 	for {
 		items, ok := r.out.wait(nil)
 		for _, it := range items {
-			r.events <- it
+			select {
+			case r.events <- it.(Event):
+				continue
+			case <-r.done:
+			}
+			// Run returned: the reader has drainGrace in all for the rest.
+			if grace == nil {
+				grace = time.After(drainGrace)
+			}
+			select {
+			case r.events <- it.(Event):
+			case <-grace:
+				r.log.Debug("room: nobody read the room's last events")
+				return
+			}
 		}
 		if !ok {
 			return
@@ -194,7 +236,35 @@ func (r *Room) forwardEvents() {
 	}
 }
 
-func (r *Room) emit(v any) { r.out.put(v) }
+// emit queues v for the consumer. A snapshot replaces one still waiting:
+// only the newest state matters, and a slow UI then catches up in one step.
+func (r *Room) emit(v Event) {
+	r.out.mu.Lock()
+	if _, snap := v.(StateChanged); snap {
+		kept := r.out.items[:0]
+		for _, it := range r.out.items {
+			if _, old := it.(StateChanged); !old {
+				kept = append(kept, it)
+			}
+		}
+		r.out.items = kept
+	}
+	if len(r.out.items) >= maxQueuedEvents {
+		r.out.items = dropOldestDroppable(r.out.items)
+	}
+	r.out.mu.Unlock()
+	r.out.put(v)
+}
+
+// dropOldestDroppable removes the oldest queued event that is not chat.
+func dropOldestDroppable(items []any) []any {
+	for i, it := range items {
+		if _, chat := it.(ChatReceived); !chat {
+			return append(items[:i], items[i+1:]...)
+		}
+	}
+	return items
+}
 
 // Inbound messages for the mailbox.
 type (
