@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"github.com/watchium/watchium-tui/realtime"
 	"testing"
 	"time"
 )
@@ -67,5 +68,40 @@ func TestEventsCloseAfterRunEvenIfNobodyReads(t *testing.T) {
 	}
 	if n >= 200 {
 		t.Fatalf("read %d events: the forwarder did not give up", n)
+	}
+}
+
+// A flooding member cannot grow a stalled room's inbound queue without
+// bound, and the chat in the flood is kept.
+func TestInboundQueueIsBoundedButKeepsChat(t *testing.T) {
+	r := New(fastConfig("ana", false), newFakeBus().channel("ana"), nil)
+	for i := 0; i < 2*maxQueuedInbound; i++ {
+		r.HandleBroadcast(realtime.Broadcast{Event: TypeHeartbeat})
+		if i%100 == 0 {
+			r.HandlePresenceSync()
+			r.HandleBroadcast(realtime.Broadcast{Event: TypeNewComment})
+		}
+	}
+	r.in.mu.Lock()
+	defer r.in.mu.Unlock()
+	chats, presence := 0, 0
+	for _, it := range r.in.items {
+		switch v := it.(type) {
+		case inBroadcast:
+			if v.b.Event == TypeNewComment {
+				chats++
+			}
+		case inPresence:
+			presence++
+		}
+	}
+	if len(r.in.items) > maxQueuedInbound+1 {
+		t.Errorf("%d inbound items queued, the bound is %d", len(r.in.items), maxQueuedInbound)
+	}
+	if want := (2*maxQueuedInbound + 99) / 100; chats != want {
+		t.Errorf("%d chat broadcasts kept of %d", chats, want)
+	}
+	if presence != 1 {
+		t.Errorf("%d presence signals queued, want 1", presence)
 	}
 }

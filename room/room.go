@@ -239,31 +239,10 @@ func (r *Room) forwardEvents() {
 // emit queues v for the consumer. A snapshot replaces one still waiting:
 // only the newest state matters, and a slow UI then catches up in one step.
 func (r *Room) emit(v Event) {
-	r.out.mu.Lock()
-	if _, snap := v.(StateChanged); snap {
-		kept := r.out.items[:0]
-		for _, it := range r.out.items {
-			if _, old := it.(StateChanged); !old {
-				kept = append(kept, it)
-			}
-		}
-		r.out.items = kept
-	}
-	if len(r.out.items) >= maxQueuedEvents {
-		r.out.items = dropOldestDroppable(r.out.items)
-	}
-	r.out.mu.Unlock()
-	r.out.put(v)
-}
-
-// dropOldestDroppable removes the oldest queued event that is not chat.
-func dropOldestDroppable(items []any) []any {
-	for i, it := range items {
-		if _, chat := it.(ChatReceived); !chat {
-			return append(items[:i], items[i+1:]...)
-		}
-	}
-	return items
+	_, snap := v.(StateChanged)
+	r.out.putBounded(v, maxQueuedEvents,
+		func(old any) bool { _, s := old.(StateChanged); return snap && s },
+		func(old any) bool { _, chat := old.(ChatReceived); return !chat })
 }
 
 // Inbound messages for the mailbox.
@@ -300,10 +279,24 @@ func (r *Room) after(d time.Duration, gen *int, fn func()) {
 }
 
 // HandleBroadcast takes every broadcast on the room's channel.
-func (r *Room) HandleBroadcast(b realtime.Broadcast) { r.in.put(inBroadcast{b}) }
+func (r *Room) HandleBroadcast(b realtime.Broadcast) {
+	r.in.putBounded(inBroadcast{b}, maxQueuedInbound, nil, func(old any) bool {
+		ob, ok := old.(inBroadcast)
+		return ok && ob.b.Event != TypeNewComment
+	})
+}
+
+// maxQueuedInbound bounds the broadcasts waiting for the room's goroutine
+// (a flood from one member, the room stalled): beyond it the oldest
+// broadcasts other than chat are dropped. Anchors and heartbeats are
+// re-sent every few seconds, so an old one lost costs nothing.
+const maxQueuedInbound = 8192
 
 // HandlePresenceSync takes presence sync notifications.
-func (r *Room) HandlePresenceSync() { r.in.put(inPresence{}) }
+func (r *Room) HandlePresenceSync() {
+	// A presence sync carries nothing: one waiting already covers this one.
+	r.in.putBounded(inPresence{}, maxQueuedInbound, func(old any) bool { _, p := old.(inPresence); return p }, nil)
+}
 
 // HandleStatus takes the channel's subscription status changes.
 func (r *Room) HandleStatus(st realtime.Status, err error) { r.in.put(inStatus{st, err}) }
@@ -522,6 +515,33 @@ func (m *mailbox) put(v any) {
 	case m.sig <- struct{}{}:
 	default:
 	}
+}
+
+// putBounded queues v after removing the queued items replaces matches
+// (latest wins), and, while the queue is at max, the oldest item droppable
+// matches (nil: none may go, and the queue grows past max).
+func (m *mailbox) putBounded(v any, max int, replaces, droppable func(any) bool) {
+	m.mu.Lock()
+	if replaces != nil {
+		kept := m.items[:0]
+		for _, it := range m.items {
+			if !replaces(it) {
+				kept = append(kept, it)
+			}
+		}
+		clear(m.items[len(kept):])
+		m.items = kept
+	}
+	if droppable != nil && len(m.items) >= max {
+		for i, it := range m.items {
+			if droppable(it) {
+				m.items = append(m.items[:i], m.items[i+1:]...)
+				break
+			}
+		}
+	}
+	m.mu.Unlock()
+	m.put(v)
 }
 
 func (m *mailbox) close() {
