@@ -197,3 +197,33 @@ func (r *Roster) Members(now time.Time) []RosterMember {
 	})
 	return rows
 }
+
+// MembersFromPresence is who a channel's presence state names, with the
+// spec's member fields, in join order (then by id): the one reading of the
+// room's presence format for code outside the room, such as the fault
+// benchmark and scripts.
+func MembersFromPresence(st map[string][]realtime.Presence) []MemberPayload {
+	type joined struct {
+		MemberPayload
+		at float64
+	}
+	var ms []joined
+	for key, metas := range st {
+		if len(metas) == 0 {
+			continue
+		}
+		m, _ := parsePresence(key, metas[len(metas)-1].Data)
+		ms = append(ms, joined{MemberPayload{UserID: m.UserID, Username: m.Username, AvatarURL: m.AvatarURL}, m.JoinedAt})
+	}
+	sort.Slice(ms, func(i, j int) bool {
+		if ms[i].at != ms[j].at {
+			return ms[i].at < ms[j].at
+		}
+		return ms[i].UserID < ms[j].UserID
+	})
+	out := make([]MemberPayload, len(ms))
+	for i, m := range ms {
+		out[i] = m.MemberPayload
+	}
+	return out
+}

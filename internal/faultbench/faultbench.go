@@ -25,6 +25,7 @@ import (
 	"github.com/watchium/watchium-tui/internal/testmedia"
 	"github.com/watchium/watchium-tui/player"
 	"github.com/watchium/watchium-tui/realtime"
+	"github.com/watchium/watchium-tui/room"
 )
 
 // Config says what to run.
@@ -656,15 +657,9 @@ func (o *observer) named(userID, name string) bool {
 	if strings.HasPrefix(userID, name+"-") {
 		return true // a server without sign-in: made-up ids start with the name
 	}
-	for _, metas := range o.ch.PresenceState() {
-		for _, m := range metas {
-			var p struct {
-				UserID   string `json:"user_id"`
-				Username string `json:"username"`
-			}
-			if jsonUnmarshal(m.Data, &p) == nil && p.UserID == userID && p.Username == name {
-				return true
-			}
+	for _, m := range room.MembersFromPresence(o.ch.PresenceState()) {
+		if m.UserID == userID && m.Username == name {
+			return true
 		}
 	}
 	return false
