@@ -14,7 +14,7 @@ func TestMembersFromPresenceInJoinOrder(t *testing.T) {
 	}
 	st := map[string][]realtime.Presence{
 		"c": meta("c", "carol", 300), "a": meta("a", "ana", 100), "b": meta("b", "bob", 200),
-		"web": {{Ref: "w", Data: json.RawMessage(`{"user_id":"web","username":"webby"}`)}}, // spec-only: no joined_at
+		"web":  {{Ref: "w", Data: json.RawMessage(`{"user_id":"web","username":"webby"}`)}}, // spec-only: no joined_at
 		"gone": nil,
 	}
 	got := MembersFromPresence(st)
