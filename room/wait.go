@@ -19,10 +19,12 @@ import (
 const typeReady = "sync_ready"
 
 // roundStartLead is the least time between a round's start being sent and
-// everyone starting. Everyone is paused and waiting anyway, so a longer
-// lead costs nothing anyone sees, and it absorbs a loaded machine's delay
-// in handling the start (a follower that starts late has to catch up).
-const roundStartLead = 150 * time.Millisecond
+// everyone starting; the round otherwise uses a /play's lead (the slowest
+// one-way delay plus a margin). Everyone has landed and waits paused, so
+// their unpause is as quick as a /play's; the extra floor covers a machine
+// still busy from the decode. It was 150 ms, which alone put every settled
+// seek 100 ms behind what the members' decoding made necessary.
+const roundStartLead = 50 * time.Millisecond
 
 type readyPayload struct {
 	UserID string `json:"user_id"`
