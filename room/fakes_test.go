@@ -136,6 +136,9 @@ type fakePlayer struct {
 	events   chan player.Event
 	calls    []string
 	seekGate chan struct{}
+	// landAfter: an exact seek lands on the first frame at or after the
+	// target, as mpv's does, this far after it.
+	landAfter float64
 }
 
 func newFakePlayer() *fakePlayer {
@@ -190,6 +193,9 @@ func (p *fakePlayer) Seek(ctx context.Context, t float64) error {
 			return ctx.Err()
 		}
 	}
+	p.mu.Lock()
+	t += p.landAfter
+	p.mu.Unlock()
 	p.set(func(s *player.State) { s.Pos = t })
 	p.events <- player.Event{Kind: player.EventSeeked, Position: t, Speed: 1, At: time.Now(), Ours: true}
 	return nil

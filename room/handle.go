@@ -67,6 +67,12 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 			if p.Epoch != "" && p.Epoch == s.lastEpoch && p.Seq <= s.lastSeq {
 				return // the anchor for this seek came first; the spec event is for others
 			}
+			if a := s.anchor; a != nil && a.Round != "" && a.Seeking && p.Epoch == a.Epoch {
+				// The host landed and holds the room for a round we are in;
+				// the round's start says when it plays. Taken as a timeline,
+				// this would have the host playing on from its landing.
+				return
+			}
 		}
 		settled := env.Type == typeAnchor && p.Reason != TypeSeek && !p.Seeking || p.Epoch == ""
 		r.onAnchor(p.PlaybackPayload, playing, p.Seeking, p.Round, env.Timestamp, settled)

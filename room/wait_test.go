@@ -108,3 +108,38 @@ func TestHostPlayHoldsForABufferingFollower(t *testing.T) {
 		return !h.player.State().Paused && !f.player.State().Paused && len(h.snap(t).WaitingFor) == 0
 	})
 }
+
+// The host's spec seek event goes out SeekDebounce after it landed, for web
+// clients. A follower still landing in the round must not take it for the
+// host playing on from there: the round's next anchor (here at a state
+// request) would then look like a new seek, and the follower would throw
+// away its first landing and decode the target again. On a stream that
+// doubled the wait for everyone.
+func TestSpecSeekDoesNotRestartARoundFollower(t *testing.T) {
+	bus, h, f := playingPair(t, nil)
+	land := f.player.slowSeeks()
+	f.player.mu.Lock()
+	f.player.landAfter = 0.015 // a 24 fps file's frame boundary
+	f.player.mu.Unlock()
+	earlier := len(f.player.Calls()) // joining and starting
+	hostPersonSeeks(h, 50)
+	waitCond(t, "bob seeks to the target", func() bool { return slices.Contains(f.player.Calls()[earlier:], "seek") })
+	waitCond(t, "alice's spec seek went out", func() bool { return len(bus.sentOfType(TypeSeek)) >= 1 })
+	before := countReason(bus, reasonSeeking)
+	bus.inject(typeStateRequest, MemberPayload{UserID: "carol", Username: "carol"})
+	waitCond(t, "alice repeats the round's anchor", func() bool { return countReason(bus, reasonSeeking) > before })
+	land()
+	waitCond(t, "both play from 50", func() bool {
+		hs, fs := h.player.State(), f.player.State()
+		return !hs.Paused && !fs.Paused && math.Abs(fs.Pos-50) < 0.5
+	})
+	seeks := 0
+	for _, c := range f.player.Calls()[earlier:] {
+		if strings.HasPrefix(c, "seek") {
+			seeks++
+		}
+	}
+	if seeks != 1 {
+		t.Fatalf("bob seeked %d times for one host seek: %v", seeks, f.player.Calls()[earlier:])
+	}
+}
