@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/watchium/watchium-tui/phx"
 )
 
 type chanState int
@@ -62,7 +64,7 @@ type Channel struct {
 // Channel returns the channel for name (the topic is "realtime:"+name),
 // creating it on first use; the same name returns the same channel.
 func (c *Client) Channel(name string, cfg ChannelConfig) *Channel {
-	topic := "realtime:" + name
+	topic := phx.TopicPrefix + name
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if ch, ok := c.channels[topic]; ok {
@@ -217,7 +219,7 @@ func (ch *Channel) joinFrameLocked(s *session) (outFrame, bool) {
 	ch.joinRef = ref
 	ch.state = chanJoining
 	ch.c.pending[ref] = &pendingReply{ch: ch, join: true, joinRef: ref}
-	data, err := EncodeText(ch.c.opts.VSN, Message{JoinRef: ref, Ref: ref, Topic: ch.topic, Event: EventJoin, Payload: ch.joinPayloadLocked()})
+	data, err := phx.EncodeText(ch.c.opts.VSN, phx.Message{JoinRef: ref, Ref: ref, Topic: ch.topic, Event: phx.EventJoin, Payload: ch.joinPayloadLocked()})
 	if err != nil {
 		return outFrame{}, false
 	}
@@ -244,7 +246,7 @@ func (ch *Channel) joinTimedOut(ref string) {
 		return
 	}
 	delete(c.pending, ref)
-	leave, _ := EncodeText(c.opts.VSN, Message{JoinRef: ref, Ref: c.nextRef(), Topic: ch.topic, Event: EventLeave, Payload: json.RawMessage("{}")})
+	leave, _ := phx.EncodeText(c.opts.VSN, phx.Message{JoinRef: ref, Ref: c.nextRef(), Topic: ch.topic, Event: phx.EventLeave, Payload: json.RawMessage("{}")})
 	err := fmt.Errorf("%w: joining %s", ErrTimeout, ch.topic)
 	ch.errorLocked(StatusTimedOut, err)
 	c.mu.Unlock()
@@ -331,7 +333,7 @@ func (ch *Channel) closeLocked(err error) {
 }
 
 // onJoinReply handles the server's answer to our phx_join.
-func (ch *Channel) onJoinReplyLocked(m Message) []outFrame {
+func (ch *Channel) onJoinReplyLocked(m phx.Message) []outFrame {
 	ch.stopTimersLocked()
 	var r struct {
 		Status   string          `json:"status"`
@@ -368,7 +370,7 @@ func (ch *Channel) onJoinReplyLocked(m Message) []outFrame {
 
 	var frames []outFrame
 	if ch.tracked != nil {
-		frames = append(frames, ch.pushFrameLocked(&push{event: EventPresence, payload: trackPayload(ch.tracked)}))
+		frames = append(frames, ch.pushFrameLocked(&push{event: phx.EventPresence, payload: trackPayload(ch.tracked)}))
 	}
 	for _, p := range ch.outbox {
 		frames = append(frames, ch.pushFrameLocked(p))
@@ -378,7 +380,7 @@ func (ch *Channel) onJoinReplyLocked(m Message) []outFrame {
 }
 
 func (ch *Channel) bindingMismatchLocked() []outFrame {
-	leave, _ := EncodeText(ch.c.opts.VSN, Message{JoinRef: ch.joinRef, Ref: ch.c.nextRef(), Topic: ch.topic, Event: EventLeave, Payload: json.RawMessage("{}")})
+	leave, _ := phx.EncodeText(ch.c.opts.VSN, phx.Message{JoinRef: ch.joinRef, Ref: ch.c.nextRef(), Topic: ch.topic, Event: phx.EventLeave, Payload: json.RawMessage("{}")})
 	ch.state = chanErrored
 	ch.subscribed = false
 	ch.notifyLocked(StatusChannelError, fmt.Errorf("realtime: mismatch between server and client bindings for postgres changes on %s", ch.topic))
@@ -391,7 +393,7 @@ func (ch *Channel) pushFrameLocked(p *push) outFrame {
 	if p.done != nil {
 		ch.c.pending[ref] = &pendingReply{ch: ch, p: p, joinRef: ch.joinRef}
 	}
-	data, _ := EncodeText(ch.c.opts.VSN, Message{JoinRef: ch.joinRef, Ref: ref, Topic: ch.topic, Event: p.event, Payload: p.payload})
+	data, _ := phx.EncodeText(ch.c.opts.VSN, phx.Message{JoinRef: ch.joinRef, Ref: ref, Topic: ch.topic, Event: p.event, Payload: p.payload})
 	return outFrame{data: data}
 }
 
@@ -463,7 +465,7 @@ func (ch *Channel) Send(ctx context.Context, event string, payload any) error {
 	if err != nil {
 		return fmt.Errorf("realtime: payload for %q: %w", event, err)
 	}
-	p := &push{event: EventBroadcast, payload: broadcastJSON(event, raw, nil)}
+	p := &push{event: phx.EventBroadcast, payload: phx.BroadcastJSON(event, raw, nil)}
 	if ch.cfg.Broadcast.Ack {
 		p.done = make(chan error, 1)
 	}
@@ -486,7 +488,7 @@ func (ch *Channel) Post(event string, payload any) error {
 	if err != nil {
 		return fmt.Errorf("realtime: payload for %q: %w", event, err)
 	}
-	return ch.enqueue(&push{event: EventBroadcast, payload: broadcastJSON(event, raw, nil)})
+	return ch.enqueue(&push{event: phx.EventBroadcast, payload: phx.BroadcastJSON(event, raw, nil)})
 }
 
 func trackPayload(obj json.RawMessage) json.RawMessage {
@@ -506,7 +508,7 @@ func (ch *Channel) Track(ctx context.Context, obj any) error {
 	ch.c.mu.Lock()
 	ch.tracked = raw
 	ch.c.mu.Unlock()
-	p := &push{event: EventPresence, payload: trackPayload(raw), done: make(chan error, 1)}
+	p := &push{event: phx.EventPresence, payload: trackPayload(raw), done: make(chan error, 1)}
 	ctx, cancel := ch.c.withTimeout(ctx)
 	defer cancel()
 	if err := ch.enqueue(p); err != nil {
@@ -520,7 +522,7 @@ func (ch *Channel) Untrack(ctx context.Context) error {
 	ch.c.mu.Lock()
 	ch.tracked = nil
 	ch.c.mu.Unlock()
-	p := &push{event: EventPresence, payload: json.RawMessage(`{"type":"presence","event":"untrack"}`), done: make(chan error, 1)}
+	p := &push{event: phx.EventPresence, payload: json.RawMessage(`{"type":"presence","event":"untrack"}`), done: make(chan error, 1)}
 	ctx, cancel := ch.c.withTimeout(ctx)
 	defer cancel()
 	if err := ch.enqueue(p); err != nil {
@@ -545,7 +547,7 @@ func (ch *Channel) Unsubscribe(ctx context.Context) error {
 	ref := c.nextRef()
 	p := &push{done: make(chan error, 1)}
 	c.pending[ref] = &pendingReply{p: p}
-	data, _ := EncodeText(c.opts.VSN, Message{JoinRef: joinRef, Ref: ref, Topic: ch.topic, Event: EventLeave, Payload: json.RawMessage("{}")})
+	data, _ := phx.EncodeText(c.opts.VSN, phx.Message{JoinRef: joinRef, Ref: ref, Topic: ch.topic, Event: phx.EventLeave, Payload: json.RawMessage("{}")})
 	c.mu.Unlock()
 	s.send(outFrame{data: data})
 	ctx, cancel := c.withTimeout(ctx)
@@ -570,7 +572,7 @@ func (c *Client) SetAuth(token string) {
 	for _, ch := range c.channels {
 		if ch.state == chanJoined {
 			payload, _ := json.Marshal(map[string]string{"access_token": token})
-			frames = append(frames, ch.pushFrameLocked(&push{event: EventAccessToken, payload: payload}))
+			frames = append(frames, ch.pushFrameLocked(&push{event: phx.EventAccessToken, payload: payload}))
 		}
 	}
 	c.mu.Unlock()
@@ -592,10 +594,10 @@ func (ch *Channel) PresenceState() map[string][]Presence {
 }
 
 // handle routes one inbound message (reader goroutine).
-func (c *Client) handle(m Message, at time.Time) {
+func (c *Client) handle(m phx.Message, at time.Time) {
 	var frames []outFrame
 	c.mu.Lock()
-	if m.Event == EventReply {
+	if m.Event == phx.EventReply {
 		pr, ok := c.pending[m.Ref]
 		if !ok {
 			c.mu.Unlock()
@@ -633,15 +635,15 @@ func (c *Client) handle(m Message, at time.Time) {
 		return // for an earlier join of this topic
 	}
 	switch m.Event {
-	case EventBroadcast:
+	case phx.EventBroadcast:
 		ch.broadcastLocked(m, at)
-	case EventPresenceSt:
+	case phx.EventPresenceSt:
 		ch.presenceStateLocked(m)
-	case EventPresenceDif:
+	case phx.EventPresenceDif:
 		ch.presenceDiffLocked(m)
-	case EventPGChanges:
+	case phx.EventPGChanges:
 		ch.postgresChangeLocked(m)
-	case EventSystem:
+	case phx.EventSystem:
 		var sm SystemMessage
 		if json.Unmarshal(m.Payload, &sm) == nil {
 			for _, fn := range ch.systemFns {
@@ -649,12 +651,12 @@ func (c *Client) handle(m Message, at time.Time) {
 				c.cb.push(func() { fn(sm) })
 			}
 		}
-	case EventError:
+	case phx.EventError:
 		if ch.state == chanJoined || ch.state == chanJoining {
 			ch.stopTimersLocked()
 			ch.errorLocked(StatusChannelError, fmt.Errorf("realtime: channel error on %s", ch.topic))
 		}
-	case EventClose:
+	case phx.EventClose:
 		if m.Ref == "" || m.Ref == ch.joinRef {
 			ch.closeLocked(ErrUnsubscribed)
 			delete(c.channels, ch.topic)
@@ -671,11 +673,11 @@ func (c *Client) sendAll(frames []outFrame) {
 	}
 }
 
-func (ch *Channel) broadcastLocked(m Message, at time.Time) {
+func (ch *Channel) broadcastLocked(m phx.Message, at time.Time) {
 	b := Broadcast{At: at, Meta: m.UserMeta}
 	if m.Binary {
 		b.Event = m.UserEvent
-		if m.UserEnc == EncodingJSON {
+		if m.UserEnc == phx.EncodingJSON {
 			b.Payload = m.UserPayload
 		} else {
 			b.Binary = m.UserPayload

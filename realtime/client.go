@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/watchium/watchium-tui/phx"
 )
 
 // Defaults match realtime-js 2.119 so our client behaves like the reference
@@ -32,7 +34,7 @@ const DefaultPushBuffer = 100
 type Options struct {
 	APIKey      string
 	AccessToken string // sent on join; defaults to APIKey
-	VSN         string // VSN2 (default) or VSN1
+	VSN         string // phx.VSN2 (default) or phx.VSN1
 
 	Heartbeat  time.Duration   // interval, and the time allowed for its reply
 	Timeout    time.Duration   // default for pushes whose ctx has no deadline
@@ -85,7 +87,7 @@ func NewClient(projectURL string, opts Options) (*Client, error) {
 		return nil, err
 	}
 	if opts.VSN == "" {
-		opts.VSN = VSN2
+		opts.VSN = phx.VSN2
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = DefaultHeartbeat
@@ -154,10 +156,10 @@ func SocketURL(projectURL, apiKey, vsn string) (string, error) {
 		q.Set("apikey", apiKey)
 	}
 	if vsn == "" {
-		vsn = VSN2
+		vsn = phx.VSN2
 	}
-	if vsn != VSN1 && vsn != VSN2 {
-		return "", fmt.Errorf("realtime: unsupported protocol version %q (want %s or %s)", vsn, VSN1, VSN2)
+	if vsn != phx.VSN1 && vsn != phx.VSN2 {
+		return "", fmt.Errorf("realtime: unsupported protocol version %q (want %s or %s)", vsn, phx.VSN1, phx.VSN2)
 	}
 	q.Set("vsn", vsn)
 	u.RawQuery = q.Encode()

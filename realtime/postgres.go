@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+
+	"github.com/watchium/watchium-tui/phx"
 )
 
-func (ch *Channel) postgresChangeLocked(m Message) {
+func (ch *Channel) postgresChangeLocked(m phx.Message) {
 	var w struct {
 		IDs  []json.RawMessage `json:"ids"`
 		Data struct {

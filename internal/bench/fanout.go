@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/watchium/watchium-tui/phx"
 	"github.com/watchium/watchium-tui/realtime"
 )
 
@@ -124,7 +125,7 @@ func socketURL(raw string) (string, error) {
 	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return "", fmt.Errorf("bench: refusing to load %q: only loopback servers (127.0.0.1, ::1, localhost) may be benchmarked", host)
 	}
-	return realtime.SocketURL(raw, u.Query().Get("apikey"), realtime.VSN2)
+	return realtime.SocketURL(raw, u.Query().Get("apikey"), phx.VSN2)
 }
 
 func newDialer() *websocket.Dialer {
@@ -298,7 +299,7 @@ func (m *member) text(r *run, data []byte) {
 	_ = json.Unmarshal(parts[1], &ref)
 	_ = json.Unmarshal(parts[3], &event)
 	switch event {
-	case realtime.EventReply:
+	case phx.EventReply:
 		if ref == m.joinRef && m.joined != nil {
 			var p struct {
 				Status   string          `json:"status"`
@@ -312,10 +313,10 @@ func (m *member) text(r *run, data []byte) {
 			}
 			m.joined = nil
 		}
-	case realtime.EventSystem, realtime.EventClose, realtime.EventError:
+	case phx.EventSystem, phx.EventClose, phx.EventError:
 		var p realtime.SystemMessage
 		_ = json.Unmarshal(parts[4], &p)
-		if event != realtime.EventSystem || p.Status == "error" {
+		if event != phx.EventSystem || p.Status == "error" {
 			r.fail(fmt.Errorf("bench: server sent %s on %s: %s (is the sender over the server's events-per-second limit?)", event, m.room.topic, parts[4]))
 		}
 	}
@@ -585,7 +586,7 @@ func (m *member) send(event string, seq int) error {
 	m.ref++
 	now := time.Now().UnixNano()
 	payload := fmt.Appendf(nil, `{"t":%d,"s":%d}`, now, seq)
-	frame, err := realtime.EncodeUserPush(m.joinRef, strconv.Itoa(m.ref), m.room.topic, event, nil, realtime.EncodingJSON, payload)
+	frame, err := phx.EncodeUserPush(m.joinRef, strconv.Itoa(m.ref), m.room.topic, event, nil, phx.EncodingJSON, payload)
 	if err != nil {
 		return err
 	}
