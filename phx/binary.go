@@ -37,15 +37,12 @@ func DecodeBinary(data []byte) (Message, error) {
 		}
 		m.JoinRef, m.Ref, m.Topic, m.UserEvent, m.UserMeta, m.UserEnc = string(jr), string(ref), string(topic), string(ev), meta, lens[5]
 	case kindUserBroadcast:
-		lens := r.take(4)
-		if lens == nil {
-			return m, fmt.Errorf("%w: short kind-4 header", ErrMalformedFrame)
+		b, err := SplitUserBroadcast(data)
+		if err != nil {
+			return m, err
 		}
-		topic, ev, meta := r.take(int(lens[0])), r.take(int(lens[1])), r.take(int(lens[2]))
-		if r.bad {
-			return m, fmt.Errorf("%w: kind-4 lengths exceed frame", ErrMalformedFrame)
-		}
-		m.Topic, m.UserEvent, m.UserMeta, m.UserEnc = string(topic), string(ev), meta, lens[3]
+		m.Topic, m.UserEvent, m.UserMeta, m.UserEnc = string(b.Topic), string(b.Event), b.Meta, b.Enc
+		r.buf = b.Payload
 	default:
 		return m, fmt.Errorf("%w: unsupported binary kind %d", ErrMalformedFrame, data[0])
 	}
@@ -68,6 +65,36 @@ func DecodeBinary(data []byte) (Message, error) {
 		m.Payload = BroadcastJSON(m.UserEvent, m.UserPayload, m.UserMeta)
 	}
 	return m, nil
+}
+
+// UserBroadcast is a kind-4 frame cut into its parts. The slices alias the
+// frame.
+type UserBroadcast struct {
+	Topic, Event, Meta []byte
+	Enc                byte
+	Payload            []byte
+}
+
+// SplitUserBroadcast cuts a kind-4 frame (server → client broadcast) into
+// its parts without copying, and checks only the framing: DecodeBinary adds
+// the checks of content. It is there for readers that must stay cheap, such
+// as the fan-out bench reading a thousand sockets in one process.
+func SplitUserBroadcast(data []byte) (UserBroadcast, error) {
+	var b UserBroadcast
+	if len(data) < 1 || data[0] != kindUserBroadcast {
+		return b, fmt.Errorf("%w: not a kind-4 frame", ErrMalformedFrame)
+	}
+	r := byteReader{buf: data[1:]}
+	lens := r.take(4)
+	if lens == nil {
+		return b, fmt.Errorf("%w: short kind-4 header", ErrMalformedFrame)
+	}
+	b.Topic, b.Event, b.Meta = r.take(int(lens[0])), r.take(int(lens[1])), r.take(int(lens[2]))
+	if r.bad {
+		return b, fmt.Errorf("%w: kind-4 lengths exceed frame", ErrMalformedFrame)
+	}
+	b.Enc, b.Payload = lens[3], r.buf
+	return b, nil
 }
 
 // BroadcastJSON builds the text-protocol payload of a broadcast.
