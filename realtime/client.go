@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,7 +17,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-
 	"github.com/watchium/watchium-tui/phx"
 )
 
@@ -69,6 +70,8 @@ type Client struct {
 	stateHandlers []func(ConnEvent)
 	started       bool
 	accessToken   string
+
+	afterDial func() // tests: runs between a successful dial and openSession
 }
 
 type pendingReply struct {
@@ -209,12 +212,28 @@ func (c *Client) Connect(ctx context.Context) error {
 	if err != nil {
 		c.mu.Lock()
 		c.started = false
+		closed := c.ctx.Err() != nil
 		c.mu.Unlock()
+		if closed {
+			// Close ran during the dial and saw it started, so the
+			// callback queue is ours to end.
+			err = ErrClosed
+		}
 		c.setState(ConnEvent{State: StateClosed, Err: err})
+		if closed {
+			c.cb.close()
+		}
 		return err
 	}
+	if c.afterDial != nil {
+		c.afterDial()
+	}
 	s := newSession(c, conn)
-	c.openSession(s)
+	if !c.openSession(s) {
+		c.setState(ConnEvent{State: StateClosed, Err: ErrClosed})
+		c.cb.close()
+		return ErrClosed
+	}
 	go c.run(s)
 	return nil
 }
@@ -275,8 +294,15 @@ func (c *Client) run(s *session) {
 			var conn *websocket.Conn
 			if conn, err = c.dial(c.ctx); err == nil {
 				attempt = 0
+				if c.afterDial != nil {
+					c.afterDial()
+				}
 				s = newSession(c, conn)
-				c.openSession(s)
+				if !c.openSession(s) {
+					c.setState(ConnEvent{State: StateClosed, Err: ErrClosed})
+					c.cb.close()
+					return
+				}
 				break
 			}
 			c.log.Debug("reconnect failed", "attempt", attempt, "err", err)
@@ -315,8 +341,16 @@ func (c *Client) setState(ev ConnEvent) {
 	}
 }
 
-func (c *Client) openSession(s *session) {
+// openSession makes s the client's connection and rejoins the channels. It
+// refuses (closing s) once Close has run: a dial that finished after Close
+// must not bring the client back to life.
+func (c *Client) openSession(s *session) bool {
 	c.mu.Lock()
+	if c.ctx.Err() != nil {
+		c.mu.Unlock()
+		s.close(websocket.CloseNormalClosure, "client closed")
+		return false
+	}
 	c.sess = s
 	var joins []outFrame
 	for _, ch := range c.channels {
@@ -332,6 +366,7 @@ func (c *Client) openSession(s *session) {
 	for _, f := range joins {
 		s.send(f)
 	}
+	return true
 }
 
 // closeSession moves every channel to errored and keeps unacknowledged
@@ -342,30 +377,58 @@ func (c *Client) closeSession(s *session, err error) {
 	if c.sess == s {
 		c.sess = nil
 	}
+	type unacked struct {
+		ref uint64
+		pr  *pendingReply
+	}
+	var resend []unacked
 	for ref, pr := range c.pending {
 		delete(c.pending, ref)
 		switch {
 		case pr.p != nil && pr.ch != nil:
-			pr.ch.outbox = append([]*push{pr.p}, pr.ch.outbox...)
+			n, _ := strconv.ParseUint(ref, 10, 64)
+			resend = append(resend, unacked{n, pr})
 		case pr.p != nil && pr.p.done != nil:
 			pr.p.done <- fmt.Errorf("realtime: connection lost: %w", err)
 		}
+	}
+	// The map forgot the order they were sent in; refs remember it, and chat
+	// must come back in the order it was typed. They go before the outbox,
+	// which only holds pushes made after these.
+	slices.SortFunc(resend, func(a, b unacked) int { return cmp.Compare(a.ref, b.ref) })
+	first := map[*Channel][]*push{}
+	for _, u := range resend {
+		first[u.pr.ch] = append(first[u.pr.ch], u.pr.p)
+	}
+	for ch, ps := range first {
+		ch.outbox = append(ps, ch.outbox...)
 	}
 	for _, ch := range c.channels {
 		ch.connectionLostLocked(err)
 	}
 }
 
-// Close stops the client: channels close, pending calls fail, no reconnect.
+// Close stops the client for good: channels close, pending calls fail with
+// ErrClosed, a dial in progress is abandoned and no reconnect follows; every
+// later call returns an error at once. It is idempotent.
+//
+// The context is cancelled under c.mu, so whoever holds the lock sees
+// c.ctx.Err() and c.started consistently: the callback queue is closed by
+// exactly one of Close (nothing started), Connect (its dial lost the race)
+// or run (the connection's owner).
 func (c *Client) Close() error {
 	c.mu.Lock()
+	if c.ctx.Err() != nil {
+		c.mu.Unlock()
+		return nil
+	}
+	c.cancel()
 	s := c.sess
 	started := c.started
 	for _, ch := range c.channels {
 		ch.closeLocked(ErrClosed)
 	}
 	c.mu.Unlock()
-	c.cancel()
 	if s != nil {
 		s.close(websocket.CloseNormalClosure, "client closed")
 	}
@@ -379,7 +442,11 @@ func (c *Client) Close() error {
 func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
 	c.mu.Lock()
 	s := c.sess
+	closed := c.ctx.Err() != nil
 	c.mu.Unlock()
+	if closed {
+		return 0, ErrClosed
+	}
 	if s == nil {
 		return 0, errors.New("realtime: not connected")
 	}
@@ -395,56 +462,4 @@ func (c *Client) sendFrame(f outFrame) bool {
 		return false
 	}
 	return s.send(f)
-}
-
-// callbackQueue runs user callbacks in order on one goroutine, so a slow
-// handler never stalls the socket reader.
-type callbackQueue struct {
-	mu     sync.Mutex
-	cond   *sync.Cond
-	q      []func()
-	closed bool
-	done   chan struct{}
-}
-
-func newCallbackQueue() *callbackQueue {
-	q := &callbackQueue{done: make(chan struct{})}
-	q.cond = sync.NewCond(&q.mu)
-	go q.run()
-	return q
-}
-
-func (q *callbackQueue) push(fn func()) {
-	q.mu.Lock()
-	if !q.closed {
-		q.q = append(q.q, fn)
-		q.cond.Signal()
-	}
-	q.mu.Unlock()
-}
-
-func (q *callbackQueue) close() {
-	q.mu.Lock()
-	q.closed = true
-	q.cond.Signal()
-	q.mu.Unlock()
-}
-
-func (q *callbackQueue) run() {
-	defer close(q.done)
-	for {
-		q.mu.Lock()
-		for len(q.q) == 0 && !q.closed {
-			q.cond.Wait()
-		}
-		if len(q.q) == 0 {
-			q.mu.Unlock()
-			return
-		}
-		fn := q.q[0]
-		q.q[0] = nil
-		q.q = q.q[1:]
-		q.mu.Unlock()
-		fn()
-	}
 }

@@ -34,16 +34,15 @@ type session struct {
 	errMu     sync.Mutex
 	err       error
 
-	hbMu    sync.Mutex
-	hbRef   string
-	hbSent  time.Time
-	hbWait  chan time.Duration // answers a Ping
-	readAny chan struct{}
+	hbMu   sync.Mutex
+	hbRef  string
+	hbSent time.Time
+	hbWait chan time.Duration // answers a Ping
 }
 
 func newSession(c *Client, conn *websocket.Conn) *session {
 	conn.SetReadLimit(maxInbound)
-	return &session{c: c, conn: conn, out: make(chan outFrame, 1024), done: make(chan struct{}), readAny: make(chan struct{}, 1)}
+	return &session{c: c, conn: conn, out: make(chan outFrame, 1024), done: make(chan struct{})}
 }
 
 func (s *session) wait() error {
@@ -119,10 +118,6 @@ func (s *session) readLoop() {
 			return
 		}
 		at := time.Now()
-		select {
-		case s.readAny <- struct{}{}:
-		default:
-		}
 		var m phx.Message
 		switch kind {
 		case websocket.TextMessage:
@@ -141,6 +136,13 @@ func (s *session) readLoop() {
 		if m.Topic == phx.TopicPhoenix {
 			s.heartbeatReply(m, at)
 			continue
+		}
+		// Backpressure (see callbackQueue): while this waits nothing is
+		// read, heartbeat replies included, so a handler stuck for two
+		// heartbeat intervals costs the connection (and a reconnect), never
+		// unbounded memory.
+		if !s.c.cb.waitRoom(s.done) {
+			return
 		}
 		s.c.handle(m, at)
 	}
