@@ -3,6 +3,7 @@ package phx_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/watchium/watchium-tui/phx"
@@ -163,6 +164,30 @@ func TestBinaryRoundTrip(t *testing.T) {
 	} {
 		if m, err := phx.DecodeBinary(bad); err == nil {
 			t.Errorf("%x decoded as %+v", bad, m)
+		}
+	}
+}
+
+// SplitUserBroadcast cuts exactly what EncodeUserBroadcast wrote, copies
+// nothing, and refuses frames whose lengths run past the end.
+func TestSplitUserBroadcast(t *testing.T) {
+	frame, err := phx.EncodeUserBroadcast("realtime:room:a", "tick", []byte(`{"m":1}`), phx.EncodingJSON, []byte(`{"t":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := phx.SplitUserBroadcast(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b.Topic) != "realtime:room:a" || string(b.Event) != "tick" || string(b.Meta) != `{"m":1}` || b.Enc != phx.EncodingJSON || string(b.Payload) != `{"t":1}` {
+		t.Fatalf("split %+v", b)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = phx.SplitUserBroadcast(frame) }); n != 0 {
+		t.Fatalf("%.0f allocations per split", n)
+	}
+	for _, bad := range [][]byte{nil, {4, 1, 1}, {4, 200, 1, 0, 1, 'a'}, {3, 0, 0, 0, 0, 0, 1}} {
+		if _, err := phx.SplitUserBroadcast(bad); !errors.Is(err, phx.ErrMalformedFrame) {
+			t.Errorf("% x: %v, want ErrMalformedFrame", bad, err)
 		}
 	}
 }
