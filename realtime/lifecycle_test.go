@@ -40,19 +40,42 @@ func waitGoroutines(t *testing.T, base int) {
 func TestStressCloseDuringConnect(t *testing.T) {
 	ts := startServer(t, server.Config{})
 	base := runtime.NumGoroutine()
+	var connected, refused int
 	for i := range 200 {
 		c, err := realtime.NewClient(ts.url(), realtime.Options{Backoff: []time.Duration{time.Millisecond}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.Channel("room:stress", realtime.ChannelConfig{})
+		states := make(chan realtime.ConnState, 8)
+		c.OnState(func(ev realtime.ConnEvent) {
+			select {
+			case states <- ev.State:
+			default:
+			}
+		})
 		done := make(chan error, 1)
 		go func() { done <- c.Connect(context.Background()) }()
-		for range i % 7 {
-			runtime.Gosched() // spread the Close over the phases of Connect
+		// Spread the Close over the phases of Connect: before it starts,
+		// while it dials, once it is open, and anywhere between.
+		switch i % 4 {
+		case 1:
+			waitFor(t, states, "connecting")
+		case 2:
+			for st := waitFor(t, states, "open"); st != realtime.StateOpen && st != realtime.StateClosed; st = waitFor(t, states, "open") {
+			}
+		case 3:
+			for range i % 13 {
+				runtime.Gosched()
+			}
 		}
 		_ = c.Close()
-		if err := <-done; err != nil && !errors.Is(err, realtime.ErrClosed) {
+		switch err := <-done; {
+		case err == nil:
+			connected++
+		case errors.Is(err, realtime.ErrClosed):
+			refused++
+		default:
 			t.Fatalf("iteration %d: Connect: %v", i, err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -61,6 +84,7 @@ func TestStressCloseDuringConnect(t *testing.T) {
 		}
 		cancel()
 	}
+	t.Logf("Close came after Connect returned %d times, during it %d times", connected, refused)
 	waitGoroutines(t, base)
 }
 
