@@ -162,18 +162,17 @@ func startLocalServer(_ context.Context, g globalFlags, addr string, log *slog.L
 	}
 	data := defaultDataDir()
 	st, serr := store.Open(data)
-	if serr != nil || data == ":memory:" {
-		why := "no home directory to keep it in"
-		if serr != nil {
-			why = serr.Error()
-		}
+	switch {
+	case serr != nil:
 		data = ":memory:"
 		var merr error
 		if st, merr = store.Open(data); merr != nil {
 			ln.Close()
 			return nil, fmt.Errorf("starting the embedded server: %w (and in memory: %v)", serr, merr)
 		}
-		warnVolatile(log, say, stderr, why)
+		warnVolatile(log, say, stderr, serr.Error())
+	case data == ":memory:":
+		warnVolatile(log, say, stderr, "no home directory to keep it in")
 	}
 	authSvc, aerr := newAuthService(identityFlags{signupsPerHour: 30}, data, st, log)
 	if aerr != nil {
