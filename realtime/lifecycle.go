@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -69,8 +71,37 @@ func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
 	defer cancel()
 	stop := context.AfterFunc(c.ctx, cancel)
 	defer stop()
-	conn, resp, err := c.dialer.DialContext(ctx, c.endpoint, c.opts.Header)
+	// gorilla heeds ctx only until TCP connects, and then only its
+	// deadline: a server that accepts but never answers the upgrade would
+	// hold Close (or the caller's cancel) for the whole timeout. Closing
+	// the socket when ctx ends abandons the handshake at once.
+	d := c.dialer
+	var mu sync.Mutex
+	var unwatch []func() bool
+	d.NetDialContext = func(hctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := (&net.Dialer{}).DialContext(hctx, network, addr)
+		if err == nil {
+			// Watch our ctx, not gorilla's hctx: gorilla cancels hctx as
+			// DialContext returns, which would close a good connection.
+			mu.Lock()
+			unwatch = append(unwatch, context.AfterFunc(ctx, func() { _ = conn.Close() }))
+			mu.Unlock()
+		}
+		return conn, err
+	}
+	conn, resp, err := d.DialContext(ctx, c.endpoint, c.opts.Header)
+	mu.Lock()
+	for _, u := range unwatch {
+		if !u() && err == nil {
+			conn.Close() // ctx ended just as the handshake finished
+			err = ctx.Err()
+		}
+	}
+	mu.Unlock()
 	if err != nil {
+		if resp == nil && ctx.Err() != nil {
+			err = ctx.Err()
+		}
 		if resp != nil {
 			defer resp.Body.Close()
 			var body [512]byte
@@ -110,6 +141,13 @@ func (c *Client) run(s *session) {
 			return
 		}
 		for {
+			if c.ctx.Err() != nil {
+				// Closed while a dial was failing: no "reconnecting"
+				// after Close.
+				c.setState(ConnEvent{State: StateClosed, Err: ErrClosed})
+				c.cb.close()
+				return
+			}
 			attempt++
 			c.setState(ConnEvent{State: StateReconnecting, Attempt: attempt, Err: err})
 			if !c.sleep(c.backoff(attempt)) {
