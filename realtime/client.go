@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/watchium/watchium-tui/phx"
 )
 
 // Defaults match realtime-js 2.119 so our client behaves like the reference
@@ -32,7 +32,7 @@ const DefaultPushBuffer = 100
 type Options struct {
 	APIKey      string
 	AccessToken string // sent on join; defaults to APIKey
-	VSN         string // VSN2 (default) or VSN1
+	VSN         string // phx.VSN2 (default) or phx.VSN1
 
 	Heartbeat  time.Duration   // interval, and the time allowed for its reply
 	Timeout    time.Duration   // default for pushes whose ctx has no deadline
@@ -67,6 +67,8 @@ type Client struct {
 	stateHandlers []func(ConnEvent)
 	started       bool
 	accessToken   string
+
+	afterDial func() // tests: runs between a successful dial and openSession
 }
 
 type pendingReply struct {
@@ -85,7 +87,7 @@ func NewClient(projectURL string, opts Options) (*Client, error) {
 		return nil, err
 	}
 	if opts.VSN == "" {
-		opts.VSN = VSN2
+		opts.VSN = phx.VSN2
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = DefaultHeartbeat
@@ -154,10 +156,10 @@ func SocketURL(projectURL, apiKey, vsn string) (string, error) {
 		q.Set("apikey", apiKey)
 	}
 	if vsn == "" {
-		vsn = VSN2
+		vsn = phx.VSN2
 	}
-	if vsn != VSN1 && vsn != VSN2 {
-		return "", fmt.Errorf("realtime: unsupported protocol version %q (want %s or %s)", vsn, VSN1, VSN2)
+	if vsn != phx.VSN1 && vsn != phx.VSN2 {
+		return "", fmt.Errorf("realtime: unsupported protocol version %q (want %s or %s)", vsn, phx.VSN1, phx.VSN2)
 	}
 	q.Set("vsn", vsn)
 	u.RawQuery = q.Encode()
@@ -187,122 +189,6 @@ func (c *Client) RTT() time.Duration { return time.Duration(c.rtt.Load()) }
 
 func (c *Client) nextRef() string { return strconv.FormatUint(c.refSeq.Add(1), 10) }
 
-// Connect dials the server once and returns its error, so a caller learns at
-// once that nothing answers. After a successful first connection the client
-// reconnects by itself whenever the socket drops, until Close.
-func (c *Client) Connect(ctx context.Context) error {
-	c.mu.Lock()
-	if c.started {
-		c.mu.Unlock()
-		return errors.New("realtime: Connect called twice")
-	}
-	if c.ctx.Err() != nil {
-		c.mu.Unlock()
-		return ErrClosed
-	}
-	c.started = true
-	c.mu.Unlock()
-	c.setState(ConnEvent{State: StateConnecting})
-	conn, err := c.dial(ctx)
-	if err != nil {
-		c.mu.Lock()
-		c.started = false
-		c.mu.Unlock()
-		c.setState(ConnEvent{State: StateClosed, Err: err})
-		return err
-	}
-	s := newSession(c, conn)
-	c.openSession(s)
-	go c.run(s)
-	return nil
-}
-
-func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-	defer cancel()
-	stop := context.AfterFunc(c.ctx, cancel)
-	defer stop()
-	conn, resp, err := c.dialer.DialContext(ctx, c.endpoint, c.opts.Header)
-	if err != nil {
-		if resp != nil {
-			defer resp.Body.Close()
-			var body [512]byte
-			n, _ := resp.Body.Read(body[:])
-			msg := strings.TrimSpace(string(body[:n]))
-			return nil, fmt.Errorf("realtime: server at %s refused the connection: HTTP %d %s", redact(c.endpoint), resp.StatusCode, msg)
-		}
-		return nil, fmt.Errorf("realtime: cannot reach %s: %w", redact(c.endpoint), err)
-	}
-	return conn, nil
-}
-
-// redact hides the api key in URLs that end up in errors and logs.
-func redact(endpoint string) string {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return endpoint
-	}
-	q := u.Query()
-	if q.Has("apikey") {
-		q.Set("apikey", "…")
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// run owns the connection lifecycle: one session at a time, reconnecting
-// with backoff when it ends.
-func (c *Client) run(s *session) {
-	attempt := 0
-	for {
-		err := s.wait()
-		c.closeSession(s, err)
-		if c.ctx.Err() != nil {
-			c.setState(ConnEvent{State: StateClosed, Err: ErrClosed})
-			c.cb.close()
-			return
-		}
-		for {
-			attempt++
-			c.setState(ConnEvent{State: StateReconnecting, Attempt: attempt, Err: err})
-			if !c.sleep(c.backoff(attempt)) {
-				c.setState(ConnEvent{State: StateClosed, Err: ErrClosed})
-				c.cb.close()
-				return
-			}
-			var conn *websocket.Conn
-			if conn, err = c.dial(c.ctx); err == nil {
-				attempt = 0
-				s = newSession(c, conn)
-				c.openSession(s)
-				break
-			}
-			c.log.Debug("reconnect failed", "attempt", attempt, "err", err)
-		}
-	}
-}
-
-func (c *Client) backoff(attempt int) time.Duration {
-	b := c.opts.Backoff
-	d := b[min(attempt, len(b))-1]
-	j := c.opts.Jitter
-	if j > 0 {
-		d = time.Duration(float64(d) * (1 + j*(2*rand.Float64()-1)))
-	}
-	return d
-}
-
-func (c *Client) sleep(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-c.ctx.Done():
-		return false
-	}
-}
-
 func (c *Client) setState(ev ConnEvent) {
 	c.mu.Lock()
 	c.state = ev.State
@@ -313,71 +199,15 @@ func (c *Client) setState(ev ConnEvent) {
 	}
 }
 
-func (c *Client) openSession(s *session) {
-	c.mu.Lock()
-	c.sess = s
-	var joins []outFrame
-	for _, ch := range c.channels {
-		if f, ok := ch.joinFrameLocked(s); ok {
-			joins = append(joins, f)
-		}
-	}
-	c.mu.Unlock()
-	go s.writeLoop()
-	go s.readLoop()
-	go s.heartbeatLoop()
-	c.setState(ConnEvent{State: StateOpen})
-	for _, f := range joins {
-		s.send(f)
-	}
-}
-
-// closeSession moves every channel to errored and keeps unacknowledged
-// pushes for resending after the rejoin.
-func (c *Client) closeSession(s *session, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.sess == s {
-		c.sess = nil
-	}
-	for ref, pr := range c.pending {
-		delete(c.pending, ref)
-		switch {
-		case pr.p != nil && pr.ch != nil:
-			pr.ch.outbox = append([]*push{pr.p}, pr.ch.outbox...)
-		case pr.p != nil && pr.p.done != nil:
-			pr.p.done <- fmt.Errorf("realtime: connection lost: %w", err)
-		}
-	}
-	for _, ch := range c.channels {
-		ch.connectionLostLocked(err)
-	}
-}
-
-// Close stops the client: channels close, pending calls fail, no reconnect.
-func (c *Client) Close() error {
-	c.mu.Lock()
-	s := c.sess
-	started := c.started
-	for _, ch := range c.channels {
-		ch.closeLocked(ErrClosed)
-	}
-	c.mu.Unlock()
-	c.cancel()
-	if s != nil {
-		s.close(websocket.CloseNormalClosure, "client closed")
-	}
-	if !started {
-		c.cb.close()
-	}
-	return nil
-}
-
 // Ping sends a heartbeat now and returns its round trip.
 func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
 	c.mu.Lock()
 	s := c.sess
+	closed := c.ctx.Err() != nil
 	c.mu.Unlock()
+	if closed {
+		return 0, ErrClosed
+	}
 	if s == nil {
 		return 0, errors.New("realtime: not connected")
 	}
@@ -393,56 +223,4 @@ func (c *Client) sendFrame(f outFrame) bool {
 		return false
 	}
 	return s.send(f)
-}
-
-// callbackQueue runs user callbacks in order on one goroutine, so a slow
-// handler never stalls the socket reader.
-type callbackQueue struct {
-	mu     sync.Mutex
-	cond   *sync.Cond
-	q      []func()
-	closed bool
-	done   chan struct{}
-}
-
-func newCallbackQueue() *callbackQueue {
-	q := &callbackQueue{done: make(chan struct{})}
-	q.cond = sync.NewCond(&q.mu)
-	go q.run()
-	return q
-}
-
-func (q *callbackQueue) push(fn func()) {
-	q.mu.Lock()
-	if !q.closed {
-		q.q = append(q.q, fn)
-		q.cond.Signal()
-	}
-	q.mu.Unlock()
-}
-
-func (q *callbackQueue) close() {
-	q.mu.Lock()
-	q.closed = true
-	q.cond.Signal()
-	q.mu.Unlock()
-}
-
-func (q *callbackQueue) run() {
-	defer close(q.done)
-	for {
-		q.mu.Lock()
-		for len(q.q) == 0 && !q.closed {
-			q.cond.Wait()
-		}
-		if len(q.q) == 0 {
-			q.mu.Unlock()
-			return
-		}
-		fn := q.q[0]
-		q.q[0] = nil
-		q.q = q.q[1:]
-		q.mu.Unlock()
-		fn()
-	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/watchium/watchium-tui/phx"
 	"github.com/watchium/watchium-tui/realtime"
 	"github.com/watchium/watchium-tui/server"
 )
@@ -115,7 +116,7 @@ func subscribe(t *testing.T, ch *realtime.Channel) {
 }
 
 func TestBroadcastSelfAndAck(t *testing.T) {
-	for _, vsn := range []string{realtime.VSN1, realtime.VSN2} {
+	for _, vsn := range []string{phx.VSN1, phx.VSN2} {
 		t.Run(vsn, func(t *testing.T) {
 			ts := startServer(t, server.Config{})
 			a := newClient(t, ts.url(), realtime.Options{VSN: vsn})

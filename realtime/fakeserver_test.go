@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/watchium/watchium-tui/phx"
 	"github.com/watchium/watchium-tui/realtime"
 )
 
@@ -18,10 +19,10 @@ import (
 // server does not show on demand: silence, postgres_changes, odd frames.
 type scriptedServer struct {
 	srv     *httptest.Server
-	handler func(c *websocket.Conn, m realtime.Message)
+	handler func(c *websocket.Conn, m phx.Message)
 }
 
-func newScriptedServer(t *testing.T, handler func(c *websocket.Conn, m realtime.Message)) *scriptedServer {
+func newScriptedServer(t *testing.T, handler func(c *websocket.Conn, m phx.Message)) *scriptedServer {
 	s := &scriptedServer{handler: handler}
 	up := websocket.Upgrader{}
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -35,7 +36,7 @@ func newScriptedServer(t *testing.T, handler func(c *websocket.Conn, m realtime.
 			if err != nil {
 				return
 			}
-			m, err := realtime.DecodeText(data)
+			m, err := phx.DecodeText(data)
 			if err == nil {
 				s.handler(c, m)
 			}
@@ -45,15 +46,15 @@ func newScriptedServer(t *testing.T, handler func(c *websocket.Conn, m realtime.
 	return s
 }
 
-func reply(c *websocket.Conn, m realtime.Message, response string) {
-	data, _ := realtime.EncodeText(realtime.VSN2, realtime.Message{JoinRef: m.JoinRef, Ref: m.Ref, Topic: m.Topic, Event: "phx_reply", Payload: json.RawMessage(`{"status":"ok","response":` + response + `}`)})
+func reply(c *websocket.Conn, m phx.Message, response string) {
+	data, _ := phx.EncodeText(phx.VSN2, phx.Message{JoinRef: m.JoinRef, Ref: m.Ref, Topic: m.Topic, Event: "phx_reply", Payload: json.RawMessage(`{"status":"ok","response":` + response + `}`)})
 	_ = c.WriteMessage(websocket.TextMessage, data)
 }
 
 func TestMissedHeartbeatReconnects(t *testing.T) {
 	var mu sync.Mutex
 	answer := false
-	s := newScriptedServer(t, func(c *websocket.Conn, m realtime.Message) {
+	s := newScriptedServer(t, func(c *websocket.Conn, m phx.Message) {
 		mu.Lock()
 		defer mu.Unlock()
 		if m.Event == "heartbeat" && !answer {
@@ -81,7 +82,7 @@ func TestMissedHeartbeatReconnects(t *testing.T) {
 }
 
 func TestPostgresChangesMatchedByID(t *testing.T) {
-	s := newScriptedServer(t, func(c *websocket.Conn, m realtime.Message) {
+	s := newScriptedServer(t, func(c *websocket.Conn, m phx.Message) {
 		switch m.Event {
 		case "phx_join":
 			var p struct {
@@ -100,7 +101,7 @@ func TestPostgresChangesMatchedByID(t *testing.T) {
 			ev := `{"ids":[100],"data":{"schema":"public","table":"comments","commit_timestamp":"2026-01-01T00:00:00.000Z","type":"INSERT",` +
 				`"columns":[{"name":"id","type":"int8"},{"name":"is_system_message","type":"bool"},{"name":"meta","type":"jsonb"}],` +
 				`"record":{"id":"5","is_system_message":"f","meta":"{\"a\":1}"},"errors":null}}`
-			data, _ := realtime.EncodeText(realtime.VSN2, realtime.Message{Topic: m.Topic, Event: "postgres_changes", Payload: json.RawMessage(ev)})
+			data, _ := phx.EncodeText(phx.VSN2, phx.Message{Topic: m.Topic, Event: "postgres_changes", Payload: json.RawMessage(ev)})
 			_ = c.WriteMessage(websocket.TextMessage, data)
 		default:
 			reply(c, m, `{}`)
@@ -125,7 +126,7 @@ func TestPostgresChangesMatchedByID(t *testing.T) {
 }
 
 func TestBindingMismatchIsAChannelError(t *testing.T) {
-	s := newScriptedServer(t, func(c *websocket.Conn, m realtime.Message) {
+	s := newScriptedServer(t, func(c *websocket.Conn, m phx.Message) {
 		if m.Event == "phx_join" {
 			reply(c, m, `{"postgres_changes":[{"event":"UPDATE","schema":"public","table":"rooms","id":1}]}`)
 			return

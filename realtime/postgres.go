@@ -3,11 +3,12 @@ package realtime
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
 	"strings"
+
+	"github.com/watchium/watchium-tui/phx"
 )
 
-func (ch *Channel) postgresChangeLocked(m Message) {
+func (ch *Channel) postgresChangeLocked(m phx.Message) {
 	var w struct {
 		IDs  []json.RawMessage `json:"ids"`
 		Data struct {
@@ -88,7 +89,7 @@ func convertValue(v json.RawMessage, typ string) json.RawMessage {
 			return json.RawMessage("false")
 		}
 	case "int2", "int4", "int8", "float4", "float8", "numeric", "oid":
-		if _, err := strconv.ParseFloat(s, 64); err == nil {
+		if isJSONNumber(s) {
 			return json.RawMessage(s)
 		}
 	case "json", "jsonb":
@@ -100,4 +101,19 @@ func convertValue(v json.RawMessage, typ string) json.RawMessage {
 		return b
 	}
 	return v
+}
+
+// isJSONNumber reports whether s is a plain decimal numeral that JSON
+// allows. strconv.ParseFloat also takes "NaN", "Inf", "Infinity", hex
+// floats ("0x1p-2"), "+1", ".5" and underscores: as raw JSON those would
+// break every json.Marshal of the change, so such values stay strings
+// (Postgres sends "NaN" and "Infinity" for numeric and float columns).
+func isJSONNumber(s string) bool {
+	if s == "" || (s[0] != '-' && (s[0] < '0' || s[0] > '9')) {
+		return false
+	}
+	if last := s[len(s)-1]; last < '0' || last > '9' {
+		return false
+	}
+	return json.Valid([]byte(s))
 }

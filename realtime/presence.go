@@ -3,6 +3,8 @@ package realtime
 import (
 	"encoding/json"
 	"sort"
+
+	"github.com/watchium/watchium-tui/phx"
 )
 
 // presenceState mirrors Phoenix's presence.js: a state per key of metas
@@ -36,7 +38,7 @@ func decodeMetas(w wireMetas) map[string][]Presence {
 	return out
 }
 
-func (ch *Channel) presenceStateLocked(m Message) {
+func (ch *Channel) presenceStateLocked(m phx.Message) {
 	var w wireMetas
 	if err := json.Unmarshal(m.Payload, &w); err != nil {
 		ch.c.log.Warn("realtime: bad presence_state", "err", err)
@@ -85,7 +87,7 @@ func (ch *Channel) presenceStateLocked(m Message) {
 	ch.fireSyncLocked()
 }
 
-func (ch *Channel) presenceDiffLocked(m Message) {
+func (ch *Channel) presenceDiffLocked(m phx.Message) {
 	var w struct {
 		Joins  wireMetas `json:"joins"`
 		Leaves wireMetas `json:"leaves"`

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/watchium/watchium-tui/phx"
 )
 
 // maxInbound bounds one inbound frame; larger ones end the connection.
@@ -32,16 +34,15 @@ type session struct {
 	errMu     sync.Mutex
 	err       error
 
-	hbMu    sync.Mutex
-	hbRef   string
-	hbSent  time.Time
-	hbWait  chan time.Duration // answers a Ping
-	readAny chan struct{}
+	hbMu   sync.Mutex
+	hbRef  string
+	hbSent time.Time
+	hbWait chan time.Duration // answers a Ping
 }
 
 func newSession(c *Client, conn *websocket.Conn) *session {
 	conn.SetReadLimit(maxInbound)
-	return &session{c: c, conn: conn, out: make(chan outFrame, 1024), done: make(chan struct{}), readAny: make(chan struct{}, 1)}
+	return &session{c: c, conn: conn, out: make(chan outFrame, 1024), done: make(chan struct{})}
 }
 
 func (s *session) wait() error {
@@ -117,16 +118,12 @@ func (s *session) readLoop() {
 			return
 		}
 		at := time.Now()
-		select {
-		case s.readAny <- struct{}{}:
-		default:
-		}
-		var m Message
+		var m phx.Message
 		switch kind {
 		case websocket.TextMessage:
-			m, err = DecodeText(data)
+			m, err = phx.DecodeText(data)
 		case websocket.BinaryMessage:
-			m, err = DecodeBinary(data)
+			m, err = phx.DecodeBinary(data)
 		}
 		if s.c.opts.Debug {
 			s.c.log.Info("realtime frame in", "frame", string(data))
@@ -136,9 +133,16 @@ func (s *session) readLoop() {
 			s.c.log.Warn("realtime: dropping frame", "err", err)
 			continue
 		}
-		if m.Topic == "phoenix" {
+		if m.Topic == phx.TopicPhoenix {
 			s.heartbeatReply(m, at)
 			continue
+		}
+		// Backpressure (see callbackQueue): while this waits nothing is
+		// read, heartbeat replies included, so a handler stuck for two
+		// heartbeat intervals costs the connection (and a reconnect), never
+		// unbounded memory.
+		if !s.c.cb.waitRoom(s.done) {
+			return
 		}
 		s.c.handle(m, at)
 	}
@@ -179,17 +183,17 @@ func (s *session) heartbeatLoop() {
 
 func (s *session) sendHeartbeat(wait chan time.Duration) {
 	ref := s.c.nextRef()
-	data, _ := EncodeText(s.c.opts.VSN, Message{Ref: ref, Topic: "phoenix", Event: EventHeartbeat, Payload: json.RawMessage("{}")})
+	data, _ := phx.EncodeText(s.c.opts.VSN, phx.Message{Ref: ref, Topic: phx.TopicPhoenix, Event: phx.EventHeartbeat, Payload: json.RawMessage("{}")})
 	s.hbMu.Lock()
 	s.hbRef, s.hbSent, s.hbWait = ref, time.Now(), wait
 	s.hbMu.Unlock()
 	s.send(outFrame{data: data})
 }
 
-func (s *session) heartbeatReply(m Message, at time.Time) {
+func (s *session) heartbeatReply(m phx.Message, at time.Time) {
 	s.hbMu.Lock()
 	defer s.hbMu.Unlock()
-	if m.Event != EventReply || m.Ref == "" || m.Ref != s.hbRef {
+	if m.Event != phx.EventReply || m.Ref == "" || m.Ref != s.hbRef {
 		return
 	}
 	rtt := at.Sub(s.hbSent)

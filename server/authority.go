@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/watchium/watchium-tui/realtime"
+	"github.com/watchium/watchium-tui/phx"
 	"github.com/watchium/watchium-tui/server/store"
 )
 
@@ -330,7 +330,7 @@ func (s *Server) isUser(id string) bool {
 
 // checkBroadcast applies the room's authority to one broadcast from sub
 // and returns the message to fan out, or a reason to refuse it.
-func (s *Server) checkBroadcast(sub *subscription, m realtime.Message) (realtime.Message, string) {
+func (s *Server) checkBroadcast(sub *subscription, m phx.Message) (phx.Message, string) {
 	event, inner, ok := broadcastBody(m)
 	if !ok {
 		return m, ""
@@ -413,9 +413,9 @@ func (s *Server) checkHTTPBroadcast(uid, topic, event string, payload json.RawMe
 
 // broadcastBody is a broadcast's event and (JSON object) payload; inner is
 // nil when the payload is not an object or not JSON.
-func broadcastBody(m realtime.Message) (event string, inner map[string]json.RawMessage, ok bool) {
+func broadcastBody(m phx.Message) (event string, inner map[string]json.RawMessage, ok bool) {
 	if m.Binary {
-		if m.UserEnc != realtime.EncodingJSON || !checked(m.UserEvent) {
+		if m.UserEnc != phx.EncodingJSON || !checked(m.UserEvent) {
 			return m.UserEvent, nil, true
 		}
 		if json.Unmarshal(m.UserPayload, &inner) != nil {
@@ -439,7 +439,7 @@ func broadcastBody(m realtime.Message) (event string, inner map[string]json.RawM
 	return p.Event, inner, true
 }
 
-func withBroadcastBody(m realtime.Message, inner map[string]json.RawMessage) realtime.Message {
+func withBroadcastBody(m phx.Message, inner map[string]json.RawMessage) phx.Message {
 	raw, err := json.Marshal(inner)
 	if err != nil {
 		return m

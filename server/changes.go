@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/watchium/watchium-tui/realtime"
+	"github.com/watchium/watchium-tui/phx"
 	"github.com/watchium/watchium-tui/server/store"
 )
 
@@ -108,7 +108,7 @@ func (s *Server) publishChanges(changes []store.Change) {
 				continue
 			}
 			raw, _ := json.Marshal(map[string]any{"ids": ids, "data": data})
-			sub.c.write(realtime.Message{Topic: sub.topic, Event: realtime.EventPGChanges, Payload: raw})
+			sub.c.write(phx.Message{Topic: sub.topic, Event: phx.EventPGChanges, Payload: raw})
 		}
 	}
 }

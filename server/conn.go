@@ -11,8 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/watchium/watchium-tui/internal/ids"
-	"github.com/watchium/watchium-tui/realtime"
+	"github.com/watchium/watchium-tui/phx"
 )
 
 // A client's send queue may grow past sendQueue only while its writer keeps
@@ -239,33 +238,33 @@ const closeLinger = 2 * time.Second
 func (c *conn) handleFrame(kind int, data []byte) {
 	c.hmu.Lock()
 	defer c.hmu.Unlock()
-	var m realtime.Message
+	var m phx.Message
 	var err error
 	if kind == websocket.BinaryMessage {
-		m, err = realtime.DecodeBinary(data)
+		m, err = phx.DecodeBinary(data)
 	} else {
-		m, err = realtime.DecodeText(data)
+		m, err = phx.DecodeText(data)
 	}
 	if err != nil {
 		// Nothing to correlate a reply with; say so on the phoenix
 		// topic, which clients ignore unless a ref matches.
-		c.reply(realtime.Message{Topic: "phoenix"}, "error", map[string]string{"reason": err.Error()})
+		c.reply(phx.Message{Topic: "phoenix"}, "error", map[string]string{"reason": err.Error()})
 		return
 	}
 	c.handle(m)
 }
 
-func (c *conn) write(m realtime.Message) {
-	data, err := realtime.EncodeText(c.vsn, m)
+func (c *conn) write(m phx.Message) {
+	data, err := phx.EncodeText(c.vsn, m)
 	if err != nil {
 		return
 	}
 	c.enqueue(frame{data: data})
 }
 
-func (c *conn) reply(m realtime.Message, status string, response any) {
+func (c *conn) reply(m phx.Message, status string, response any) {
 	raw, _ := json.Marshal(map[string]any{"status": status, "response": response})
-	c.write(realtime.Message{JoinRef: m.JoinRef, Ref: m.Ref, Topic: m.Topic, Event: realtime.EventReply, Payload: raw})
+	c.write(phx.Message{JoinRef: m.JoinRef, Ref: m.Ref, Topic: m.Topic, Event: phx.EventReply, Payload: raw})
 }
 
 // allow spends one event from the connection's token bucket.
@@ -281,28 +280,28 @@ func (c *conn) allow() bool {
 	return true
 }
 
-func (c *conn) handle(m realtime.Message) {
+func (c *conn) handle(m phx.Message) {
 	if m.Topic == "phoenix" {
-		if m.Event == realtime.EventHeartbeat {
+		if m.Event == phx.EventHeartbeat {
 			c.reply(m, "ok", struct{}{})
 		} else {
 			c.reply(m, "error", map[string]string{"reason": "unknown event on phoenix: " + m.Event})
 		}
 		return
 	}
-	if m.Event == realtime.EventJoin {
+	if m.Event == phx.EventJoin {
 		c.join(m)
 		return
 	}
 	sub := c.subs[m.Topic]
 	if sub == nil {
-		if (m.Event == realtime.EventBroadcast || m.Event == realtime.EventPresence) && c.backedUp() {
+		if (m.Event == phx.EventBroadcast || m.Event == phx.EventPresence) && c.backedUp() {
 			// A client still flooding a channel that was closed for it,
 			// without reading: an error per frame would only fill its own
 			// queue until it is evicted, and bury the system message.
 			return
 		}
-		if m.Event != realtime.EventLeave {
+		if m.Event != phx.EventLeave {
 			c.reply(m, "error", map[string]string{"reason": "unmatched topic: join " + m.Topic + " first"})
 		} else {
 			c.reply(m, "ok", struct{}{})
@@ -310,11 +309,11 @@ func (c *conn) handle(m realtime.Message) {
 		return
 	}
 	switch m.Event {
-	case realtime.EventLeave:
+	case phx.EventLeave:
 		c.leave(sub)
 		c.reply(m, "ok", struct{}{})
-		c.write(realtime.Message{JoinRef: sub.joinRef, Ref: sub.joinRef, Topic: m.Topic, Event: realtime.EventClose, Payload: json.RawMessage("{}")})
-	case realtime.EventBroadcast:
+		c.write(phx.Message{JoinRef: sub.joinRef, Ref: sub.joinRef, Topic: m.Topic, Event: phx.EventClose, Payload: json.RawMessage("{}")})
+	case phx.EventBroadcast:
 		if !c.allow() {
 			c.rateLimited(sub, "Too many messages per second")
 			return
@@ -324,7 +323,7 @@ func (c *conn) handle(m realtime.Message) {
 			return
 		}
 		c.broadcast(sub, m)
-	case realtime.EventPresence:
+	case phx.EventPresence:
 		if !c.allow() {
 			c.rateLimited(sub, "Too many presence messages per second")
 			return
@@ -334,7 +333,7 @@ func (c *conn) handle(m realtime.Message) {
 			return
 		}
 		c.presence(sub, m)
-	case realtime.EventAccessToken:
+	case phx.EventAccessToken:
 		c.accessToken(sub, m)
 	default:
 		c.reply(m, "error", map[string]string{"reason": "unknown event " + m.Event})
@@ -343,7 +342,7 @@ func (c *conn) handle(m realtime.Message) {
 
 func (c *conn) system(sub *subscription, status, msg string) {
 	raw, _ := json.Marshal(map[string]string{"extension": "system", "status": status, "message": msg, "channel": strings.TrimPrefix(sub.topic, "realtime:")})
-	c.write(realtime.Message{JoinRef: sub.joinRef, Topic: sub.topic, Event: realtime.EventSystem, Payload: raw})
+	c.write(phx.Message{JoinRef: sub.joinRef, Topic: sub.topic, Event: phx.EventSystem, Payload: raw})
 }
 
 // rateLimited does what Supabase does: a system error, then the channel is
@@ -351,138 +350,5 @@ func (c *conn) system(sub *subscription, status, msg string) {
 func (c *conn) rateLimited(sub *subscription, msg string) {
 	c.system(sub, "error", msg)
 	c.leave(sub)
-	c.write(realtime.Message{JoinRef: sub.joinRef, Ref: sub.joinRef, Topic: sub.topic, Event: realtime.EventClose, Payload: json.RawMessage("{}")})
-}
-
-func (c *conn) join(m realtime.Message) {
-	if !strings.HasPrefix(m.Topic, "realtime:") {
-		c.reply(m, "error", map[string]string{"reason": "unmatched topic"})
-		return
-	}
-	if m.Topic == "realtime:" {
-		c.reply(m, "error", map[string]string{"reason": "TopicNameRequired: You must provide a topic name"})
-		return
-	}
-	if old := c.subs[m.Topic]; old != nil {
-		// A duplicate join replaces the old one, as in Phoenix.
-		c.leave(old)
-		c.write(realtime.Message{JoinRef: old.joinRef, Ref: old.joinRef, Topic: m.Topic, Event: realtime.EventClose, Payload: json.RawMessage("{}")})
-	} else if len(c.subs) >= c.s.cfg.MaxChannels {
-		c.reply(m, "error", map[string]string{"reason": fmt.Sprintf("ChannelRateLimitReached: Too many channels (at most %d per connection)", c.s.cfg.MaxChannels)})
-		return
-	}
-	var p struct {
-		Config struct {
-			Broadcast struct {
-				Self flexBool `json:"self"`
-				Ack  flexBool `json:"ack"`
-			} `json:"broadcast"`
-			Presence struct {
-				Key string `json:"key"`
-			} `json:"presence"`
-			PostgresChanges []map[string]json.RawMessage `json:"postgres_changes"`
-			Private         flexBool                     `json:"private"`
-		} `json:"config"`
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.Unmarshal(m.Payload, &p); err != nil {
-		// Supabase logs and applies defaults; do the same so a sloppy client
-		// still joins.
-		c.s.log.Warn("server: invalid join payload", "err", err)
-	}
-	claims, err := c.s.identify(p.AccessToken)
-	if err != nil {
-		c.reply(m, "error", map[string]string{"reason": joinRefusal(err)})
-		return
-	}
-	if refusal := c.s.joinAllowed(m.Topic, claims); refusal != "" {
-		c.reply(m, "error", map[string]string{"reason": refusal})
-		return
-	}
-	cfg := p.Config
-	joinRef := m.JoinRef
-	if joinRef == "" {
-		joinRef = m.Ref
-	}
-	sub := &subscription{
-		c: c, topic: m.Topic, joinRef: joinRef,
-		self: bool(cfg.Broadcast.Self), ack: bool(cfg.Broadcast.Ack),
-		presenceKey: cfg.Presence.Key, private: bool(cfg.Private),
-	}
-	if sub.presenceKey == "" {
-		sub.presenceKey = ids.New()
-	}
-	if _, isRoom := roomIDOf(m.Topic); isRoom && claims.UserID() != "" {
-		// In a room, a signed-in member's presence is keyed by its own id,
-		// so nobody can track under (and so replace) someone else's.
-		sub.presenceKey = claims.UserID()
-	}
-	c.setClaims(sub, claims)
-	bindings := make([]map[string]json.RawMessage, 0, len(cfg.PostgresChanges))
-	for _, b := range cfg.PostgresChanges {
-		echo := make(map[string]json.RawMessage, len(b)+1)
-		for k, v := range b {
-			echo[k] = v
-		}
-		id := bindingID(b)
-		echo["id"] = json.RawMessage(fmt.Sprint(id))
-		sub.pgIDs = append(sub.pgIDs, pgBinding{id: id, spec: b})
-		bindings = append(bindings, echo)
-	}
-	// The room comes back locked, so no concurrent leave can drop it as
-	// empty before sub is in it.
-	r := c.s.lockRoom(sub.roomKey())
-	sub.room = r
-	c.subs[m.Topic] = sub
-	// Reply and presence_state go out under the room lock so no diff can
-	// slip in between and be applied twice by the client.
-	r.subs[sub] = struct{}{}
-	c.reply(realtime.Message{JoinRef: joinRef, Ref: m.Ref, Topic: m.Topic}, "ok", map[string]any{"postgres_changes": bindings})
-	// Always send the state, even when the client did not enable presence:
-	// realtime-js buffers diffs until it sees one, and it costs one frame.
-	c.write(realtime.Message{JoinRef: joinRef, Topic: m.Topic, Event: realtime.EventPresenceSt, Payload: r.stateJSONLocked()})
-	r.mu.Unlock()
-	if len(bindings) > 0 {
-		if err := c.s.watchChanges(sub); err != nil {
-			// As on Supabase: the channel stays joined, the subscription
-			// to changes does not exist, and the client is told why.
-			c.system(sub, "error", err.Error())
-		} else {
-			c.system(sub, "ok", "Subscribed to PostgreSQL")
-		}
-	}
-}
-
-// leave removes sub from its room, with presence leaves for everyone else.
-func (c *conn) leave(sub *subscription) {
-	if c.subs[sub.topic] == sub {
-		delete(c.subs, sub.topic)
-	}
-	if sub.expiry != nil {
-		sub.expiry.Stop()
-	}
-	c.s.unwatchChanges(sub)
-	r := sub.room
-	r.mu.Lock()
-	delete(r.subs, sub)
-	diff := r.untrackLocked(sub)
-	r.mu.Unlock()
-	if diff != nil {
-		r.fanout(diff)
-	}
-	c.s.dropRoomIfEmpty(r)
-	c.s.memberLeft(sub.topic, sub.UserID())
-}
-
-// flexBool accepts true/false and "true"/"false", as Supabase does.
-type flexBool bool
-
-func (b *flexBool) UnmarshalJSON(data []byte) error {
-	switch strings.Trim(string(data), `"`) {
-	case "true":
-		*b = true
-	default:
-		*b = false
-	}
-	return nil
+	c.write(phx.Message{JoinRef: sub.joinRef, Ref: sub.joinRef, Topic: sub.topic, Event: phx.EventClose, Payload: json.RawMessage("{}")})
 }

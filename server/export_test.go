@@ -1,6 +1,6 @@
 package server
 
-import "github.com/watchium/watchium-tui/realtime"
+import "github.com/watchium/watchium-tui/phx"
 
 // HostsHeld is how many topics the server holds a host for.
 func (s *Server) HostsHeld() int { return s.hostsHeld() }
@@ -10,6 +10,6 @@ func (s *Server) HostsHeld() int { return s.hostsHeld() }
 func (s *Server) CheckBroadcastForBench(topic, uid string, payload []byte) string {
 	sub := &subscription{topic: topic}
 	sub.uid.Store(uid)
-	_, refusal := s.checkBroadcast(sub, realtime.Message{Topic: topic, Event: realtime.EventBroadcast, Payload: payload})
+	_, refusal := s.checkBroadcast(sub, phx.Message{Topic: topic, Event: phx.EventBroadcast, Payload: payload})
 	return refusal
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/watchium/watchium-tui/realtime"
+	"github.com/watchium/watchium-tui/phx"
 	"github.com/watchium/watchium-tui/server/auth"
 	"github.com/watchium/watchium-tui/server/store"
 )
@@ -149,7 +149,7 @@ func (c *conn) tokenExpired(sub *subscription, claims *auth.Claims) {
 // accessToken handles realtime-js's setAuth push: a valid token replaces
 // the channel's identity (and pushes back its expiry); an invalid one
 // closes the channel, as on Supabase.
-func (c *conn) accessToken(sub *subscription, m realtime.Message) {
+func (c *conn) accessToken(sub *subscription, m phx.Message) {
 	var p struct {
 		Token string `json:"access_token"`
 	}
@@ -175,7 +175,7 @@ func (c *conn) accessToken(sub *subscription, m realtime.Message) {
 func (c *conn) shutdownChannel(sub *subscription, msg string) {
 	c.system(sub, "error", msg)
 	c.leave(sub)
-	c.write(realtime.Message{JoinRef: sub.joinRef, Ref: sub.joinRef, Topic: sub.topic, Event: realtime.EventClose, Payload: json.RawMessage("{}")})
+	c.write(phx.Message{JoinRef: sub.joinRef, Ref: sub.joinRef, Topic: sub.topic, Event: phx.EventClose, Payload: json.RawMessage("{}")})
 }
 
 // ownedTables are the tables whose rows name the user who wrote them.

@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/watchium/watchium-tui/realtime"
+	"github.com/watchium/watchium-tui/phx"
 	"github.com/watchium/watchium-tui/server/auth"
 	"github.com/watchium/watchium-tui/server/store"
 )
@@ -94,7 +94,7 @@ func (r *room) allow(rate int) bool {
 
 // outgoing is one message to fan out, encoded at most once per wire format.
 type outgoing struct {
-	msg     realtime.Message
+	msg     phx.Message
 	once    [3]sync.Once
 	enc     [3]frame
 	ok      [3]bool
@@ -110,7 +110,7 @@ const (
 func (o *outgoing) frameFor(vsn string) (frame, bool) {
 	idx := fmtV2Text
 	switch {
-	case vsn == realtime.VSN1:
+	case vsn == phx.VSN1:
 		idx = fmtV1
 	case o.msg.Binary:
 		idx = fmtV2Binary
@@ -119,17 +119,17 @@ func (o *outgoing) frameFor(vsn string) (frame, bool) {
 		m := o.msg
 		switch idx {
 		case fmtV1:
-			if m.Binary && m.UserEnc != realtime.EncodingJSON {
+			if m.Binary && m.UserEnc != phx.EncodingJSON {
 				return // raw bytes cannot travel as v1 JSON; Supabase drops them too
 			}
 			m.Binary = false
-			data, err := realtime.EncodeText(realtime.VSN1, m)
+			data, err := phx.EncodeText(phx.VSN1, m)
 			o.enc[idx], o.ok[idx] = frame{data: data}, err == nil
 		case fmtV2Text:
-			data, err := realtime.EncodeText(realtime.VSN2, m)
+			data, err := phx.EncodeText(phx.VSN2, m)
 			o.enc[idx], o.ok[idx] = frame{data: data}, err == nil
 		case fmtV2Binary:
-			data, err := realtime.EncodeUserBroadcast(m.Topic, m.UserEvent, nil, m.UserEnc, m.UserPayload)
+			data, err := phx.EncodeUserBroadcast(m.Topic, m.UserEvent, nil, m.UserEnc, m.UserPayload)
 			o.enc[idx], o.ok[idx] = frame{data: data, binary: true}, err == nil
 		}
 	})
@@ -153,7 +153,7 @@ func (r *room) fanout(o *outgoing) {
 	}
 }
 
-func (c *conn) broadcast(sub *subscription, m realtime.Message) {
+func (c *conn) broadcast(sub *subscription, m phx.Message) {
 	var size int
 	if m.Binary {
 		size = len(m.UserPayload)
@@ -181,8 +181,8 @@ func (c *conn) broadcast(sub *subscription, m realtime.Message) {
 		c.reply(m, "error", map[string]string{"reason": refusal})
 		return
 	}
-	out := &outgoing{msg: realtime.Message{
-		Topic: m.Topic, Event: realtime.EventBroadcast, Payload: m.Payload,
+	out := &outgoing{msg: phx.Message{
+		Topic: m.Topic, Event: phx.EventBroadcast, Payload: m.Payload,
 		Binary: m.Binary, UserEvent: m.UserEvent, UserEnc: m.UserEnc, UserPayload: m.UserPayload,
 	}}
 	if !sub.self {
@@ -208,10 +208,10 @@ func (s *Server) publish(topic, event string, payload json.RawMessage, private b
 	}
 	ev, _ := json.Marshal(event)
 	body := []byte(`{"type":"broadcast","event":` + string(ev) + `,"payload":` + string(payload) + `}`)
-	r.fanout(&outgoing{msg: realtime.Message{Topic: "realtime:" + topic, Event: realtime.EventBroadcast, Payload: body}})
+	r.fanout(&outgoing{msg: phx.Message{Topic: "realtime:" + topic, Event: phx.EventBroadcast, Payload: body}})
 }
 
-func (c *conn) presence(sub *subscription, m realtime.Message) {
+func (c *conn) presence(sub *subscription, m phx.Message) {
 	var p struct {
 		Event   string          `json:"event"`
 		Payload json.RawMessage `json:"payload"`
@@ -329,7 +329,7 @@ func (r *room) diffLocked(joins, leaves map[string][]json.RawMessage) *outgoing 
 		w.Leaves[k] = metasJSON{v}
 	}
 	raw, _ := json.Marshal(w)
-	return &outgoing{msg: realtime.Message{Topic: r.topicName(), Event: realtime.EventPresenceDif, Payload: raw}}
+	return &outgoing{msg: phx.Message{Topic: r.topicName(), Event: phx.EventPresenceDif, Payload: raw}}
 }
 
 func (r *room) topicName() string {

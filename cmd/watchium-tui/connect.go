@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -94,7 +95,7 @@ func (l *link) userID(name string) string {
 func connect(ctx context.Context, g globalFlags, log *slog.Logger, startLocal bool, say func(string)) (*link, error) {
 	stopLocal := func() {}
 	if addr, local := loopbackAddr(g.server); local && startLocal {
-		stop, err := startLocalServer(ctx, g, addr, log, say)
+		stop, err := startLocalServer(ctx, g, addr, log, say, os.Stderr)
 		if err != nil {
 			return nil, err
 		}
@@ -124,6 +125,9 @@ func connect(ctx context.Context, g globalFlags, log *slog.Logger, startLocal bo
 		return nil, err
 	}
 	if err := c.Connect(ctx); err != nil {
+		// A client whose first dial failed still owns a callback
+		// goroutine until Close.
+		_ = c.Close()
 		stopLocal()
 		return nil, unreachable(g.server, err)
 	}
@@ -142,7 +146,10 @@ func connect(ctx context.Context, g globalFlags, log *slog.Logger, startLocal bo
 
 // startLocalServer starts the embedded server on addr when nothing listens
 // there; stop stops it (a no-op when another server was already running).
-func startLocalServer(_ context.Context, g globalFlags, addr string, log *slog.Logger, say func(string)) (stop func(), err error) {
+// When the data directory cannot be used it still starts, in memory, and
+// says so on stderr, in the log and through say: chat would otherwise
+// vanish at the next restart without anyone having been told.
+func startLocalServer(_ context.Context, g globalFlags, addr string, log *slog.Logger, say func(string), stderr io.Writer) (stop func(), err error) {
 	if conn, derr := net.DialTimeout("tcp", addr, 2*time.Second); derr == nil {
 		conn.Close()
 		return func() {}, nil
@@ -155,9 +162,17 @@ func startLocalServer(_ context.Context, g globalFlags, addr string, log *slog.L
 	}
 	data := defaultDataDir()
 	st, serr := store.Open(data)
-	if serr != nil {
+	switch {
+	case serr != nil:
 		data = ":memory:"
-		st, _ = store.Open(data)
+		var merr error
+		if st, merr = store.Open(data); merr != nil {
+			ln.Close()
+			return nil, fmt.Errorf("starting the embedded server: %w (and in memory: %v)", serr, merr)
+		}
+		warnVolatile(log, say, stderr, serr.Error())
+	case data == ":memory:":
+		warnVolatile(log, say, stderr, "no home directory to keep it in")
 	}
 	authSvc, aerr := newAuthService(identityFlags{signupsPerHour: 30}, data, st, log)
 	if aerr != nil {
@@ -165,12 +180,31 @@ func startLocalServer(_ context.Context, g globalFlags, addr string, log *slog.L
 		ln.Close()
 		return nil, aerr
 	}
-	srv, _ := startServer(context.Background(), ln, server.Config{AnonKey: g.key, Logger: log, Store: st, Auth: authSvc})
+	srv, serr := startServer(context.Background(), ln, server.Config{AnonKey: g.key, Logger: log, Store: st, Auth: authSvc})
+	if serr != nil {
+		_ = st.Close()
+		ln.Close()
+		return nil, serr
+	}
 	srv.onStop = func() { _ = st.Close() }
 	if say != nil {
 		say(fmt.Sprintf("no server was running at %s: started one inside this process (it stops when you leave; run `watchium-tui serve` to keep one up)", g.server))
 	}
 	return func() { _ = srv.stop() }, nil
+}
+
+// warnVolatile tells, everywhere the person may look, that the embedded
+// server keeps chat in memory only.
+func warnVolatile(log *slog.Logger, say func(string), stderr io.Writer, why string) {
+	msg := fmt.Sprintf("warning: the embedded server cannot keep chat on disk (%s), so chat will NOT survive a restart. "+
+		"Make %s writable (or set XDG_DATA_HOME to a writable directory), or run `watchium-tui serve --data DIR` and point at it.", why, defaultDataDir())
+	log.Warn("embedded server keeps chat in memory only; it will not survive a restart", "why", why, "dir", defaultDataDir())
+	if stderr != nil {
+		fmt.Fprintln(stderr, msg)
+	}
+	if say != nil {
+		say(msg)
+	}
 }
 
 func unreachable(server string, err error) error {

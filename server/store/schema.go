@@ -6,47 +6,6 @@ package store
 
 import "fmt"
 
-// Column is one column of a table, with the PostgreSQL type name that
-// postgres_changes reports for it (the same schema runs on Supabase).
-type Column struct {
-	Name   string
-	PGType string // text, float8, int8, bool, timestamptz
-}
-
-// Table describes one table clients may query.
-type Table struct {
-	Name    string
-	Key     []string // primary key columns
-	Columns []Column
-}
-
-func (t Table) column(name string) (Column, bool) {
-	for _, c := range t.Columns {
-		if c.Name == name {
-			return c, true
-		}
-	}
-	return Column{}, false
-}
-
-// Tables are the spec's tables, as clients see them.
-var Tables = map[string]Table{
-	"rooms": {Name: "rooms", Key: []string{"room_id"}, Columns: []Column{
-		{"room_id", "text"}, {"host_user_id", "text"}, {"current_playback_time", "float8"},
-		{"is_playing", "bool"}, {"media_filename", "text"}, {"media_duration", "float8"},
-		{"media_size", "int8"}, {"updated_at", "timestamptz"}, {"playlist", "text"},
-		{"is_private", "bool"}, {"owner_user_id", "text"},
-	}},
-	"room_members": {Name: "room_members", Key: []string{"room_id", "user_id"}, Columns: []Column{
-		{"room_id", "text"}, {"user_id", "text"}, {"username", "text"}, {"avatar_url", "text"},
-		{"joined_at", "timestamptz"}, {"last_seen", "timestamptz"}, {"public_key", "text"},
-	}},
-	"comments": {Name: "comments", Key: []string{"id"}, Columns: []Column{
-		{"id", "text"}, {"room_id", "text"}, {"user_id", "text"}, {"username", "text"},
-		{"content", "text"}, {"created_at", "timestamptz"}, {"is_system_message", "bool"},
-	}},
-}
-
 // MaxContent bounds a comment, as the Supabase schema's check does.
 const MaxContent = 4000
 

@@ -1,4 +1,4 @@
-package realtime_test
+package phx_test
 
 import (
 	"bytes"
@@ -6,7 +6,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/watchium/watchium-tui/realtime"
+	"github.com/watchium/watchium-tui/phx"
 )
 
 // Frames captured from realtime-js 2.119 (docs/realtime-protocol.md §1.2,
@@ -61,20 +61,20 @@ func FuzzDecode(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if m, err := realtime.DecodeBinary(data); err == nil {
+		if m, err := phx.DecodeBinary(data); err == nil {
 			checkBinary(t, data, m)
 		}
-		if m, err := realtime.DecodeText(data); err == nil {
+		if m, err := phx.DecodeText(data); err == nil {
 			checkText(t, m)
 		}
 	})
 }
 
-func checkBinary(t *testing.T, data []byte, m realtime.Message) {
-	if !m.Binary || m.Event != realtime.EventBroadcast || m.Topic == "" || m.UserEvent == "" {
+func checkBinary(t *testing.T, data []byte, m phx.Message) {
+	if !m.Binary || m.Event != phx.EventBroadcast || m.Topic == "" || m.UserEvent == "" {
 		t.Fatalf("decoded binary message %+v", m)
 	}
-	if m.UserEnc == realtime.EncodingJSON {
+	if m.UserEnc == phx.EncodingJSON {
 		var p struct {
 			Type    string          `json:"type"`
 			Event   string          `json:"event"`
@@ -90,9 +90,9 @@ func checkBinary(t *testing.T, data []byte, m realtime.Message) {
 	var again []byte
 	var err error
 	if data[0] == 3 {
-		again, err = realtime.EncodeUserPush(m.JoinRef, m.Ref, m.Topic, m.UserEvent, m.UserMeta, m.UserEnc, m.UserPayload)
+		again, err = phx.EncodeUserPush(m.JoinRef, m.Ref, m.Topic, m.UserEvent, m.UserMeta, m.UserEnc, m.UserPayload)
 	} else {
-		again, err = realtime.EncodeUserBroadcast(m.Topic, m.UserEvent, m.UserMeta, m.UserEnc, m.UserPayload)
+		again, err = phx.EncodeUserBroadcast(m.Topic, m.UserEvent, m.UserMeta, m.UserEnc, m.UserPayload)
 	}
 	if err != nil {
 		t.Fatalf("re-encode %+v: %v", m, err)
@@ -100,7 +100,7 @@ func checkBinary(t *testing.T, data []byte, m realtime.Message) {
 	if !bytes.Equal(again, data) {
 		t.Fatalf("re-encoded %x, decoded from %x", again, data)
 	}
-	m2, err := realtime.DecodeBinary(again)
+	m2, err := phx.DecodeBinary(again)
 	if err != nil {
 		t.Fatalf("decode of re-encoded %x: %v", again, err)
 	}
@@ -108,11 +108,11 @@ func checkBinary(t *testing.T, data []byte, m realtime.Message) {
 
 	// What a server does with a kind 3: forward it as kind 4.
 	if data[0] == 3 {
-		fwd, err := realtime.EncodeUserBroadcast(m.Topic, m.UserEvent, m.UserMeta, m.UserEnc, m.UserPayload)
+		fwd, err := phx.EncodeUserBroadcast(m.Topic, m.UserEvent, m.UserMeta, m.UserEnc, m.UserPayload)
 		if err != nil {
 			t.Fatalf("forward: %v", err)
 		}
-		m4, err := realtime.DecodeBinary(fwd)
+		m4, err := phx.DecodeBinary(fwd)
 		if err != nil {
 			t.Fatalf("decode forwarded %x: %v", fwd, err)
 		}
@@ -121,7 +121,7 @@ func checkBinary(t *testing.T, data []byte, m realtime.Message) {
 	}
 }
 
-func sameMsg(t *testing.T, a, b realtime.Message) {
+func sameMsg(t *testing.T, a, b phx.Message) {
 	t.Helper()
 	if a.JoinRef != b.JoinRef || a.Ref != b.Ref || a.Topic != b.Topic || a.Event != b.Event ||
 		a.Binary != b.Binary || a.UserEvent != b.UserEvent || a.UserEnc != b.UserEnc ||
@@ -130,16 +130,16 @@ func sameMsg(t *testing.T, a, b realtime.Message) {
 	}
 }
 
-func checkText(t *testing.T, m realtime.Message) {
+func checkText(t *testing.T, m phx.Message) {
 	if m.Topic == "" || m.Event == "" || len(m.Payload) == 0 || m.Binary {
 		t.Fatalf("decoded text message %+v", m)
 	}
-	for _, vsn := range []string{realtime.VSN1, realtime.VSN2} {
-		enc, err := realtime.EncodeText(vsn, m)
+	for _, vsn := range []string{phx.VSN1, phx.VSN2} {
+		enc, err := phx.EncodeText(vsn, m)
 		if err != nil {
 			t.Fatalf("EncodeText(%s, %+v): %v", vsn, m, err)
 		}
-		m2, err := realtime.DecodeText(enc)
+		m2, err := phx.DecodeText(enc)
 		if err != nil {
 			t.Fatalf("decode of re-encoded %s: %v", enc, err)
 		}
