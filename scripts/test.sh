@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check a commit must pass, installing what the tests need first:
 # gofmt, go vet, the race-enabled test suite (real mpv, real WebSockets, the
-# real @supabase/realtime-js), and a short fuzz of the frame decoder.
+# real @supabase/realtime-js), and short fuzz runs of the frame decoder and the signature check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh --test
@@ -13,6 +13,7 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go test -race -count=1 -timeout 15m ./...
-if grep -q 'func FuzzDecode' realtime/*_test.go 2>/dev/null; then
-  go test -run '^$' -fuzz FuzzDecode -fuzztime 15s ./realtime/
-fi
+# Short fuzz runs of what reads untrusted bytes: the frame decoder and the
+# host-signature check.
+go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime 15s ./phx/
+go test -run '^$' -fuzz '^FuzzVerifyEnvelope$' -fuzztime 15s ./room/
