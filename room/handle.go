@@ -45,10 +45,10 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 			return
 		}
 		if err := acceptFromHost(s.hostKey, env); err != nil {
-			s.stats.Unverified++
-			r.log.Debug("room: dropping a host event that does not verify", "type", env.Type, "err", err)
+			r.unverified(env, p.PlaybackPayload, err)
 			return
 		}
+		r.verified(p.PlaybackPayload)
 		playing := p.Playing
 		switch env.Type {
 		case TypePlay:
@@ -78,7 +78,8 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 		}
 		// While the host we follow is here, only it may name another (its
 		// hand-over is signed); once it has gone, the server or the
-		// successor announces.
+		// successor announces, and where the database records hosts, the
+		// room follows only whom it names (hostgate.go).
 		if mi := s.members[s.hostID]; p.UserID != s.hostID && mi != nil && mi.online {
 			key := s.hostKey
 			if s.isHost() && s.storedHost == r.cfg.UserID {
@@ -87,11 +88,25 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 				// sync/control still may).
 				key = r.cfg.SigningKey.Public().(ed25519.PublicKey)
 			}
-			if err := acceptFromHost(key, env); err != nil {
-				s.stats.Unverified++
-				r.log.Warn("room: ignoring a new_host the host did not sign", "names", p.UserID, "err", err)
+			err := acceptFromHost(key, env)
+			if err == nil && (key != nil || !r.gated()) {
+				r.onNewHost(p)
 				return
 			}
+			if r.gated() {
+				// Not the host's signature: one read of the room row
+				// decides (the server's own announcement, or a hand-over
+				// from the host's other device, is recorded there first).
+				r.proposeHost(p.UserID, wallMS(r.now()), true)
+				return
+			}
+			s.stats.Unverified++
+			r.log.Warn("room: ignoring a new_host the host did not sign", "names", p.UserID, "err", err)
+			return
+		}
+		if r.gated() {
+			r.proposeHost(p.UserID, wallMS(r.now()), false)
+			return
 		}
 		r.onNewHost(p)
 	case TypeNewComment:

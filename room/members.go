@@ -139,6 +139,12 @@ type state struct {
 	holdGen   int
 	busy      int // player jobs queued or running
 	stats     SyncStats
+	// gate: host claims waiting for the database (hostgate.go).
+	gate hostGate
+	// unsignedSeen are unsigned host events counted as Unverified, by
+	// epoch and seq: if the signed original comes after the server's
+	// unsigned copy, the copy is uncounted.
+	unsignedSeen map[string]bool
 
 	// hosting: wait for everyone
 	waitForAll bool
@@ -333,11 +339,25 @@ func (r *Room) settleHost(first bool) {
 		// Someone claimed earlier than us (a race of two --host): yield.
 		// A role handed to us on purpose is never yielded this way.
 		if s.claimed && claimant != "" && claimant != r.cfg.UserID && since < s.hostSince {
-			r.setHost(claimant, since, false)
+			r.proposeHost(claimant, since, false)
 		}
 		return
 	}
 	hostOnline := s.hostID != "" && s.members[s.hostID] != nil && s.members[s.hostID].online
+	unconfirmed := false
+	if claimant != "" && claimant != s.hostID && (s.hostID == "" || !hostOnline) && r.gated() {
+		// A presence claim is anyone's to make on Supabase: the database
+		// decides, and until it names a claimant the rules below go on
+		// (the election still runs) as if nobody had claimed. Every
+		// claim is read, not only the earliest: a forged early one must
+		// not hide the real host.
+		for id, mi := range s.members {
+			if mi.online && id != s.hostID && (mi.meta.IsHost || mi.specOnly && id == s.storedHost) {
+				r.proposeHost(id, mi.meta.HostSince, false)
+			}
+		}
+		claimant, unconfirmed = "", true
+	}
 	switch {
 	case claimant != "" && (s.hostID == "" || !hostOnline || claimant == s.hostID):
 		if claimant != s.hostID {
@@ -346,7 +366,7 @@ func (r *Room) settleHost(first bool) {
 		r.s.hostGoneGen++
 	case hostOnline:
 		r.s.hostGoneGen++
-	case s.hostID == "" && r.cfg.WantHost && first:
+	case s.hostID == "" && r.cfg.WantHost && first && !unconfirmed:
 		r.claimHost("")
 	case s.hostID == "":
 		// Nobody hosts: wait a little for a claim, then the earliest joined
@@ -373,7 +393,7 @@ func (r *Room) electIfNoHost() {
 func (r *Room) successor() string {
 	best, at, withPlayer := "", math.Inf(1), false
 	for id, mi := range r.s.members {
-		if !mi.online || mi.specOnly {
+		if !mi.online || mi.specOnly || r.ignoredHost(id) {
 			continue
 		}
 		wp := r.hasPlayer(id, mi)
@@ -403,8 +423,9 @@ func (r *Room) elect(why string) {
 		return
 	}
 	// Everyone computes the same successor; until its claim arrives we
-	// already follow it.
-	r.setHost(next, 0, false)
+	// already follow it (where the database records hosts, once it names
+	// it).
+	r.proposeHost(next, 0, false)
 }
 
 // claimHost makes us the host and tells the room.
@@ -413,7 +434,14 @@ func (r *Room) claimHost(why string) {
 	r.setHost(r.cfg.UserID, wallMS(r.now()), true)
 	s.claimed = true
 	r.post(TypeNewHost, NewHostPayload{UserID: r.cfg.UserID, Username: s.username})
-	r.recordHost("claim", func(ctx context.Context, st Store) error { return st.ClaimHost(ctx, r.cfg.RoomID) })
+	if r.gated() {
+		// Followers wait for the database to name us: keep claiming
+		// until it does.
+		s.gate.claimGen++
+		r.claimUntilRecorded(s.gate.claimGen, 0, r.now().Add(r.cfg.HostClaimWindow))
+	} else {
+		r.recordHost("claim", func(ctx context.Context, st Store) error { return st.ClaimHost(ctx, r.cfg.RoomID) })
+	}
 	if why != "" {
 		r.notice("you are now the host (%s)", why)
 	} else {

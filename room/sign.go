@@ -175,3 +175,55 @@ func acceptFromHost(hostKey ed25519.PublicKey, env Envelope) error {
 	}
 	return VerifyEnvelope(hostKey, env)
 }
+
+// unsignedCopyKeep bounds the unsigned events remembered for uncounting.
+const unsignedCopyKeep = 64
+
+// unverified drops a host event that failed verification and counts it,
+// unless it is the server's unsigned copy of one already applied (the
+// embedded server's and the sync/control edge function's broadcast of a
+// recorded control carries the host's epoch and seq, not its signature).
+func (r *Room) unverified(env Envelope, p PlaybackPayload, err error) {
+	s := &r.s
+	unsigned := isUnsigned(env)
+	if unsigned && p.Epoch != "" && p.Epoch == s.lastEpoch && p.Seq <= s.lastSeq {
+		r.log.Debug("room: the server's unsigned copy of a host event", "type", env.Type, "seq", p.Seq)
+		return
+	}
+	s.stats.Unverified++
+	if unsigned && p.Epoch != "" {
+		// The copy may overtake the signed original: remember it, so
+		// verified can take it back.
+		if len(s.unsignedSeen) >= unsignedCopyKeep {
+			clear(s.unsignedSeen)
+		}
+		if s.unsignedSeen == nil {
+			s.unsignedSeen = map[string]bool{}
+		}
+		s.unsignedSeen[copyKey(p)] = true
+	}
+	r.log.Debug("room: dropping a host event that does not verify", "type", env.Type, "err", err)
+}
+
+// verified notes a host event that verified: an unsigned copy of it that
+// came first was the server's, not a forgery.
+func (r *Room) verified(p PlaybackPayload) {
+	s := &r.s
+	if p.Epoch == "" || !s.unsignedSeen[copyKey(p)] {
+		return
+	}
+	delete(s.unsignedSeen, copyKey(p))
+	s.stats.Unverified--
+}
+
+func copyKey(p PlaybackPayload) string { return p.Epoch + "/" + strconv.FormatUint(p.Seq, 10) }
+
+// isUnsigned reports whether env carries no signature at all.
+func isUnsigned(env Envelope) bool {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(env.Payload, &fields) != nil {
+		return true
+	}
+	_, has := fields[sigField]
+	return !has
+}

@@ -26,6 +26,7 @@ type Store struct{ C *rest.Client }
 type Admin struct{ C *rest.Client }
 
 var (
+	_ room.HostRecords   = Store{}
 	_ room.Store         = Store{}
 	_ room.CommentsSince = Store{}
 	_ room.Admin         = Admin{}
@@ -183,6 +184,12 @@ func (s Store) hostRPC(ctx context.Context, fn string, args map[string]any) erro
 	}
 	return classify(err)
 }
+
+// RecordsHosts implements room.HostRecords: claim_host and hand_over record
+// host changes under the caller's id only for a signed-in user (the anon
+// role may not call them, and the embedded server cannot tell one guest
+// from another).
+func (s Store) RecordsHosts() bool { return s.C != nil && s.C.SignedIn() }
 
 // ClaimHost implements room.Store.
 func (s Store) ClaimHost(ctx context.Context, roomID string) error {
