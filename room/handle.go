@@ -45,7 +45,7 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 			return
 		}
 		if err := acceptFromHost(s.hostKey, env); err != nil {
-			r.unverified(env, p.PlaybackPayload, err)
+			r.badSignature(b, env, p.PlaybackPayload, err)
 			return
 		}
 		r.verified(p.PlaybackPayload)

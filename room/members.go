@@ -141,6 +141,8 @@ type state struct {
 	stats     SyncStats
 	// gate: host claims waiting for the database (hostgate.go).
 	gate hostGate
+	// keyReread: the host's key read again after a signature failed.
+	keyReread keyReread
 	// unsignedSeen are unsigned host events counted as Unverified, by
 	// epoch and seq: if the signed original comes after the server's
 	// unsigned copy, the copy is uncounted.
@@ -470,6 +472,7 @@ func (r *Room) setHost(id string, since float64, announce bool) {
 		s.lastEpoch, s.lastSeq = "", 0
 		if id != was {
 			s.hostKey = nil
+			s.keyReread = keyReread{}
 			r.fetchHostKey(id, 0)
 		}
 		if id != "" {

@@ -432,9 +432,7 @@ func (r *Room) dispatch(ctx context.Context, it any) {
 	case inRoomState:
 		r.onRoomState(ctx, m.st)
 	case inHostKey:
-		if m.userID == r.s.hostID {
-			r.s.hostKey = m.key
-		}
+		r.onHostKey(ctx, m)
 	case inHostRow:
 		r.onHostRow(m)
 	case inClaimed:

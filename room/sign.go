@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/watchium/watchium-tui/realtime"
 )
 
 // Signed host events. A server such as Supabase checks who may join a
@@ -129,6 +131,91 @@ type inHostKey struct {
 	userID string
 	key    ed25519.PublicKey
 	known  bool // the database answered (a key, or none: an unsigned host)
+	// reread: the answer to a re-read after a signature failed; the
+	// events held for it are decided now.
+	reread bool
+}
+
+// keyRereadEvery bounds how often a follower re-reads the host's key
+// because an event signed by someone did not verify: the host may have
+// joined again from another device, whose key is now on its row.
+const keyRereadEvery = 5 * time.Second
+
+// maxHeldForKey bounds the events held while the key is re-read.
+const maxHeldForKey = 16
+
+// keyReread is a follower's re-read of the host's key in progress.
+type keyReread struct {
+	last    time.Time
+	pending bool
+	held    []realtime.Broadcast
+}
+
+// badSignature handles a signed host event that did not verify: unless the
+// host's key was re-read in the last keyRereadEvery, it is held while the
+// key is read again, then decided against the fresh key; otherwise it is
+// dropped and counted.
+func (r *Room) badSignature(b realtime.Broadcast, env Envelope, p PlaybackPayload, err error) {
+	s := &r.s
+	kr := &s.keyReread
+	if !isUnsigned(env) && s.hostKey != nil && r.store() != nil {
+		if kr.pending {
+			if len(kr.held) < maxHeldForKey {
+				kr.held = append(kr.held, b)
+				return
+			}
+		} else if kr.last.IsZero() || r.now().Sub(kr.last) >= keyRereadEvery {
+			kr.last, kr.pending, kr.held = r.now(), true, append(kr.held[:0], b)
+			r.rereadHostKey(s.hostID)
+			return
+		}
+	}
+	r.unverified(env, p, err)
+}
+
+// rereadHostKey reads id's key again, off the room's goroutine; the
+// answer always comes back, so held events are always decided.
+func (r *Room) rereadHostKey(id string) {
+	st := r.store()
+	go func() {
+		m := inHostKey{userID: id, reread: true}
+		if st != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			enc, err := st.MemberKey(ctx, r.cfg.RoomID, id)
+			cancel()
+			if err == nil && enc != "" {
+				if key, derr := DecodePublicKey(enc); derr == nil {
+					m.key, m.known = key, true
+				}
+			}
+		}
+		r.in.put(m)
+	}()
+}
+
+// onHostKey takes a key the database gave for a host.
+func (r *Room) onHostKey(ctx context.Context, m inHostKey) {
+	s := &r.s
+	if !m.reread {
+		if m.userID == s.hostID {
+			s.hostKey = m.key
+		}
+		return
+	}
+	held := s.keyReread.held
+	s.keyReread.pending, s.keyReread.held = false, nil
+	if m.userID != s.hostID {
+		return // the host changed meanwhile: its events are not ours to apply
+	}
+	if m.known && !m.key.Equal(s.hostKey) {
+		r.log.Info("room: the host's key changed (it joined from another device)", "host", m.userID)
+		s.hostKey = m.key
+	}
+	// Decided against the fresh key; a failure now is counted (the next
+	// re-read is keyRereadEvery away).
+	for _, b := range held {
+		r.onBroadcast(ctx, b)
+	}
 }
 
 // fetchHostKey asks the database for id's public key, off the room's
