@@ -80,7 +80,7 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 		// hand-over is signed); once it has gone, the server or the
 		// successor announces, and where the database records hosts, the
 		// room follows only whom it names (hostgate.go).
-		if mi := s.members[s.hostID]; p.UserID != s.hostID && mi != nil && mi.online {
+		if p.UserID != s.hostID && s.members[s.hostID].here() {
 			key := s.hostKey
 			if s.isHost() && s.storedHost == r.cfg.UserID {
 				// The database names us: nobody else may hand our role
@@ -181,6 +181,13 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 		if err := json.Unmarshal(env.Payload, &p); err == nil {
 			r.onProposal(p)
 		}
+	case TypeMemberRemoved:
+		var p MemberRemovedPayload
+		if err := json.Unmarshal(env.Payload, &p); err != nil || p.UserID == "" {
+			r.log.Warn("room: bad member_removed", "err", err)
+			return
+		}
+		r.onMemberRemoved(p)
 	case TypeMemberJoined, TypeMemberLeft:
 		// Presence is the source of truth for membership; these are for
 		// spec clients and the event log.

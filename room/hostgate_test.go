@@ -239,3 +239,17 @@ func TestServerCopiesAreNotCountedUnverified(t *testing.T) {
 		t.Errorf("Unverified = %d, want 1 (the forgery only)", n)
 	}
 }
+
+func (s *hostStore) IsMember(_ context.Context, _ string, id string) (bool, error) {
+	s.db.mu.Lock()
+	defer s.db.mu.Unlock()
+	_, ok := s.db.keys[id]
+	return ok, nil
+}
+
+// kick deletes id's row, as kick_member does before it tells the room.
+func (d *hostDB) kick(id string) {
+	d.mu.Lock()
+	delete(d.keys, id)
+	d.mu.Unlock()
+}

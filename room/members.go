@@ -64,8 +64,15 @@ type memberInfo struct {
 	// track's phx_ref.
 	reportedAt time.Time
 	ref        string
+	// removed: a member_removed named it (kicked). On Supabase its open
+	// channel, and so its presence, outlive the kick: it is not shown,
+	// elected or followed until it comes back after leaving.
+	removed bool
 	liveness
 }
+
+// here reports whether mi is an online member of the room.
+func (mi *memberInfo) here() bool { return mi != nil && mi.online && !mi.removed }
 
 // parsePresence reads one member's newest presence meta, whichever client
 // tracked it: ours, or a spec client tracking {user_id, current_time,
@@ -123,6 +130,7 @@ type state struct {
 	conn        ConnState
 	rejoin      rejoinState
 	gone        bool         // our mpv died
+	removed     bool         // a member_removed named us (kicked)
 	tracked     presenceMeta // what we last tracked, and when
 	trackedAt   time.Time
 
@@ -284,6 +292,7 @@ func (r *Room) onPresence(_ context.Context) {
 			}
 			mi.heardAt = now
 		} else if !mi.online && m.UserID != r.cfg.UserID {
+			mi.removed = false // back, so invited again
 			if !mi.quietLeave {
 				r.notice("%s is back", m.Username)
 			}
@@ -304,7 +313,9 @@ func (r *Room) onPresence(_ context.Context) {
 	for id, mi := range s.members {
 		if !seen[id] && mi.online && id != r.cfg.UserID {
 			mi.online = false
-			r.memberLeft(mi, now)
+			if !mi.removed { // its removal was the notice
+				r.memberLeft(mi, now)
+			}
 		}
 	}
 	for id, mi := range s.members {
@@ -333,7 +344,7 @@ func (r *Room) settleHost(first bool) {
 			// its presence; the stored room names it.
 			claims, hostSince = true, 0
 		}
-		if mi.online && claims && (hostSince < since || hostSince == since && id < claimant) {
+		if mi.here() && claims && (hostSince < since || hostSince == since && id < claimant) {
 			claimant, since = id, hostSince
 		}
 	}
@@ -345,7 +356,7 @@ func (r *Room) settleHost(first bool) {
 		}
 		return
 	}
-	hostOnline := s.hostID != "" && s.members[s.hostID] != nil && s.members[s.hostID].online
+	hostOnline := s.hostID != "" && s.members[s.hostID].here()
 	unconfirmed := false
 	if claimant != "" && claimant != s.hostID && (s.hostID == "" || !hostOnline) && r.gated() {
 		// A presence claim is anyone's to make on Supabase: the database
@@ -354,7 +365,7 @@ func (r *Room) settleHost(first bool) {
 		// claim is read, not only the earliest: a forged early one must
 		// not hide the real host.
 		for id, mi := range s.members {
-			if mi.online && id != s.hostID && (mi.meta.IsHost || mi.specOnly && id == s.storedHost) {
+			if mi.here() && id != s.hostID && (mi.meta.IsHost || mi.specOnly && id == s.storedHost) {
 				r.proposeHost(id, mi.meta.HostSince, false)
 			}
 		}
@@ -395,7 +406,7 @@ func (r *Room) electIfNoHost() {
 func (r *Room) successor() string {
 	best, at, withPlayer := "", math.Inf(1), false
 	for id, mi := range r.s.members {
-		if !mi.online || mi.specOnly || r.ignoredHost(id) {
+		if !mi.here() || mi.specOnly || r.ignoredHost(id) {
 			continue
 		}
 		wp := r.hasPlayer(id, mi)
@@ -413,7 +424,7 @@ func (r *Room) electSuccessor() { r.elect("the host left") }
 
 func (r *Room) elect(why string) {
 	s := &r.s
-	if s.hostID != "" && s.members[s.hostID] != nil && s.members[s.hostID].online {
+	if s.hostID != "" && s.members[s.hostID].here() {
 		return
 	}
 	next := r.successor()
@@ -560,7 +571,7 @@ func (r *Room) snapshot() Snapshot {
 	snap.RTT = time.Duration(self.RTTMS * float64(time.Millisecond))
 	list := make([]Member, 0, len(s.members)+1)
 	for id, mi := range s.members {
-		if id == r.cfg.UserID {
+		if id == r.cfg.UserID || mi.removed {
 			continue
 		}
 		m := mi.meta

@@ -437,6 +437,8 @@ func (r *Room) dispatch(ctx context.Context, it any) {
 		r.onHostRow(m)
 	case inClaimed:
 		r.onClaimed(m)
+	case inRemoved:
+		r.onRemovedChecked(m)
 	case inJobDone:
 		r.onJobDone(m)
 	case inTimer:

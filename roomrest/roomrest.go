@@ -27,6 +27,7 @@ type Admin struct{ C *rest.Client }
 
 var (
 	_ room.HostRecords   = Store{}
+	_ room.MemberCheck   = Store{}
 	_ room.Store         = Store{}
 	_ room.CommentsSince = Store{}
 	_ room.Admin         = Admin{}
@@ -172,6 +173,19 @@ func (s Store) MemberKey(ctx context.Context, roomID, userID string) (string, er
 		return "", nil
 	}
 	return *rows[0].PublicKey, nil
+}
+
+// IsMember implements room.MemberCheck: whether userID still has a
+// room_members row (kick_member deletes it before it tells the room).
+func (s Store) IsMember(ctx context.Context, roomID, userID string) (bool, error) {
+	var rows []json.RawMessage
+	q := roomIs(roomID)
+	q.Set("user_id", "eq."+userID)
+	q.Set("select", "user_id")
+	if err := s.C.Select(ctx, "room_members", q, &rows); err != nil {
+		return false, classify(err)
+	}
+	return len(rows) > 0, nil
 }
 
 // hostRPC calls a host function; a server without it (404), or a guest
