@@ -195,7 +195,7 @@ func (r *Room) onHostRow(m inHostRow) {
 	r.notice("ignoring %s's claim to host: the room's record does not name them", r.nameOf(m.claimant))
 	r.log.Warn("room: refused a host claim the database does not confirm", "claimant", m.claimant, "stored", m.st.HostUserID)
 	// An election that chose the refused claimant chooses again.
-	if !s.members[s.hostID].here() {
+	if !s.isHost() && !s.members[s.hostID].here() {
 		r.elect("the host left")
 	}
 	r.publishSnapshot()

@@ -86,12 +86,22 @@ func signUp(t *testing.T, base, name string) user {
 
 func startServer(t *testing.T) (string, *store.Store) {
 	t.Helper()
+	return startServerWith(t, nil)
+}
+
+// startServerWith runs the embedded server, adjusting its config first.
+func startServerWith(t *testing.T, adjust func(*server.Config)) (string, *store.Store) {
+	t.Helper()
 	st, err := store.Open(":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc := auth.New(auth.Config{Store: st, Secret: []byte("trust-e2e-secret-0123456789abcdef-x"), SignUpsPerHour: -1})
-	srv := server.New(server.Config{Store: st, Auth: svc, HostGrace: 500 * time.Millisecond})
+	cfg := server.Config{Store: st, Auth: svc, HostGrace: 500 * time.Millisecond}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	srv := server.New(cfg)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		hs.CloseClientConnections()
@@ -111,6 +121,8 @@ type peer struct {
 
 	mu     sync.Mutex
 	closed bool // the server closed our room channel (kicked)
+	// leave stops the member's room and closes its socket (idempotent).
+	leave func()
 }
 
 func (p *peer) cutOff() bool {
@@ -127,7 +139,7 @@ func joinPrivate(t *testing.T, base, roomID string, u user, name string, wantHos
 	return joinAs(t, base, roomID, u, name, wantHost, true)
 }
 
-func joinAs(t *testing.T, base, roomID string, u user, name string, wantHost, private bool) *peer {
+func joinAs(t *testing.T, base, roomID string, u user, name string, wantHost, private bool, adjust ...func(*room.Config)) *peer {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -148,10 +160,14 @@ func joinAs(t *testing.T, base, roomID string, u user, name string, wantHost, pr
 		t.Fatal(err)
 	}
 	rc = rc.WithAccessToken(func() string { return u.Token })
-	r, err := room.Join(ctx, c, room.Config{
+	cfg := room.Config{
 		RoomID: roomID, UserID: u.ID, Username: name, WantHost: wantHost, HostGrace: 500 * time.Millisecond,
 		Store: roomrest.Store{C: rc}, Admin: roomrest.Admin{C: rc}, Private: private, Logger: debugLogger(name),
-	}, m)
+	}
+	for _, a := range adjust {
+		a(&cfg)
+	}
+	r, err := room.Join(ctx, c, cfg, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +184,8 @@ func joinAs(t *testing.T, base, roomID string, u user, name string, wantHost, pr
 			}
 		}
 	}()
-	t.Cleanup(func() { stop(); <-done; _ = c.Close() })
+	p.leave = sync.OnceFunc(func() { stop(); <-done; _ = c.Close() })
+	t.Cleanup(p.leave)
 	return p
 }
 
