@@ -128,6 +128,11 @@ func (r *Room) HandOver(ctx context.Context, userID string) error {
 	// either way.
 	if st := r.store(); st != nil {
 		if err := st.HandOver(ctx, r.cfg.RoomID, userID); err != nil && !errors.Is(err, ErrNoStore) {
+			if hr, ok := st.(HostRecords); ok && hr.RecordsHosts() && errors.Is(err, ErrRefused) {
+				// Where the database records hosts, a hand-over it refused
+				// did not happen: followers would wait for it in vain.
+				return fmt.Errorf("the room's record refused the hand-over: %w", err)
+			}
 			r.log.Warn("room: the database did not record the hand-over", "to", userID, "err", err)
 		}
 	}

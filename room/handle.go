@@ -158,6 +158,11 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 		if err := json.Unmarshal(env.Payload, &p); err != nil || p.From != r.cfg.UserID || p.To != s.hostID {
 			return
 		}
+		if err := acceptFromHost(s.hostKey, env); err != nil {
+			s.stats.Unverified++
+			r.log.Debug("room: dropping a clock probe reply the host did not sign", "err", err)
+			return
+		}
 		s.clock.Add(p.T0, p.T1, p.T2, wallMS(b.At), b.At)
 	case typeReady:
 		var p readyPayload

@@ -1,7 +1,9 @@
 package room
 
 import (
+	"context"
 	"crypto/ed25519"
+	"math"
 	"testing"
 	"time"
 )
@@ -43,5 +45,38 @@ func TestFollowerRereadsTheHostKeyWhenItChanges(t *testing.T) {
 	waitCond(t, "bob applied the marker", func() bool { return f.player.State().Pos >= 239 })
 	if n := f.stats(t).Unverified; n != 1 {
 		t.Errorf("Unverified = %d, want 1 (mallory's seek only)", n)
+	}
+}
+
+// A clock-probe reply in the host's name that the host did not sign (on
+// Supabase anyone may send one, fast and false) never reaches the clock
+// estimate; the host's own signed replies do.
+func TestForgedProbeRepliesAreDropped(t *testing.T) {
+	bus := newFakeBus()
+	aliceKey := NewSigningKey()
+	st := &keyStore{keys: map[string]string{}}
+	hc := fastConfig("alice", true)
+	hc.Store, hc.SigningKey = st, aliceKey
+	h := addMember(t, bus, hc)
+	waitCond(t, "alice hosts", hostIs(t, h, "alice"))
+	fc := fastConfig("bob", false)
+	fc.Store = st
+	f := addMember(t, bus, fc)
+	waitCond(t, "bob knows alice's key", func() bool { return f.hostKeyKnown(t) })
+	clockSamples := func() int {
+		var n int
+		_ = f.room.do(context.Background(), func() error { n = f.room.s.clock.Len(); return nil })
+		return n
+	}
+	waitCond(t, "bob's probes answered by alice", func() bool { return clockSamples() > 0 })
+	before := f.stats(t).Unverified
+	now := wallMS(time.Now())
+	forged, _ := NewEnvelope(typeProbeReply, "r", probePayload{From: "bob", To: "alice", T0: now, T1: now + 60000, T2: now + 60000}, time.Now())
+	bus.inject(typeProbeReply, forged)
+	waitCond(t, "the forged reply counted", func() bool { return f.stats(t).Unverified == before+1 })
+	var off float64
+	_ = f.room.do(context.Background(), func() error { off, _, _ = f.room.s.clock.Offset(); return nil })
+	if math.Abs(off) > 1000 {
+		t.Fatalf("bob's clock offset %v ms after a forged reply", off)
 	}
 }

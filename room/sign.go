@@ -23,7 +23,10 @@ import (
 // additive field, "sig", in the payload; spec clients ignore it.
 
 // signedTypes are the events a host signs and a follower verifies.
-var signedTypes = map[string]bool{TypePlay: true, TypePause: true, TypeSeek: true, typeAnchor: true, TypeNewHost: true}
+// The host's clock-probe replies too: on Supabase anyone could answer a
+// follower's probe in the host's name with a quick, false clock and shift
+// where that follower plays.
+var signedTypes = map[string]bool{TypePlay: true, TypePause: true, TypeSeek: true, typeAnchor: true, TypeNewHost: true, typeProbeReply: true}
 
 // sigField carries the signature (base64) in the event's payload.
 const sigField = "sig"
