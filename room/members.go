@@ -365,7 +365,7 @@ func (r *Room) settleHost(first bool) {
 		// claim is read, not only the earliest: a forged early one must
 		// not hide the real host.
 		for id, mi := range s.members {
-			if mi.here() && id != s.hostID && (mi.meta.IsHost || mi.specOnly && id == s.storedHost) {
+			if mi.here() && id != s.hostID && id != r.cfg.UserID && (mi.meta.IsHost || mi.specOnly && id == s.storedHost) {
 				r.proposeHost(id, mi.meta.HostSince, false)
 			}
 		}
