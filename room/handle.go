@@ -44,6 +44,9 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 			r.log.Debug("room: ignoring playback event from a non-host", "from", p.UserID, "host", s.hostID)
 			return
 		}
+		if r.awaitingKey(b) {
+			return
+		}
 		if err := acceptFromHost(s.hostKey, env); err != nil {
 			r.badSignature(b, env, p.PlaybackPayload, err)
 			return
@@ -156,6 +159,9 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 	case typeProbeReply:
 		var p probePayload
 		if err := json.Unmarshal(env.Payload, &p); err != nil || p.From != r.cfg.UserID || p.To != s.hostID {
+			return
+		}
+		if r.awaitingKey(b) {
 			return
 		}
 		if err := acceptFromHost(s.hostKey, env); err != nil {

@@ -80,3 +80,57 @@ func TestForgedProbeRepliesAreDropped(t *testing.T) {
 		t.Fatalf("bob's clock offset %v ms after a forged reply", off)
 	}
 }
+
+// slowKeyStore answers MemberKey only once released.
+type slowKeyStore struct {
+	*keyStore
+	release chan struct{}
+}
+
+func (s *slowKeyStore) MemberKey(ctx context.Context, room, id string) (string, error) {
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	return s.keyStore.MemberKey(ctx, room, id)
+}
+
+// Until the host's key is first read, an event in the host's name could be
+// anyone's: the follower holds it and decides once the database answers.
+func TestHostEventsWaitForTheFirstKeyRead(t *testing.T) {
+	bus := newFakeBus()
+	aliceKey := NewSigningKey()
+	ks := &keyStore{keys: map[string]string{}}
+	hc := fastConfig("alice", true)
+	hc.Store, hc.SigningKey = ks, aliceKey
+	h := addMember(t, bus, hc)
+	waitCond(t, "alice hosts", hostIs(t, h, "alice"))
+	slow := &slowKeyStore{keyStore: ks, release: make(chan struct{})}
+	fc := fastConfig("bob", false)
+	fc.Store = slow
+	f := addMember(t, bus, fc)
+	waitCond(t, "bob follows alice", hostIs(t, f, "alice"))
+	epoch := h.room.sEpochForTest()
+	forged, _ := NewEnvelope(TypeSeek, "r", playback("alice", 5, epoch, 700), time.Now())
+	bus.inject(TypeSeek, forged)
+	genuine, _ := NewEnvelope(TypeSeek, "r", playback("alice", 300, epoch, 701), time.Now())
+	genuine, _ = SignEnvelope(aliceKey, genuine)
+	bus.inject(TypeSeek, genuine)
+	waitCond(t, "both held", func() bool {
+		var n int
+		_ = f.room.do(context.Background(), func() error { n = len(f.room.s.keyWait); return nil })
+		return n >= 2
+	})
+	if calls := f.player.Calls(); len(calls) != 0 {
+		t.Fatalf("bob's player moved before alice's key was known: %v", calls)
+	}
+	close(slow.release)
+	waitCond(t, "the genuine seek applied", func() bool { return f.player.State().Pos >= 299 })
+	waitCond(t, "the forged one counted", func() bool { return f.stats(t).Unverified >= 1 })
+	for _, c := range f.player.Calls() {
+		if c == "pause" {
+			t.Fatalf("bob paused: %v", f.player.Calls())
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/watchium/watchium-tui/internal/ids"
+	"github.com/watchium/watchium-tui/realtime"
 )
 
 // presenceMeta is what each member tracks on the channel (keyed by user_id).
@@ -151,6 +152,10 @@ type state struct {
 	gate hostGate
 	// keyReread: the host's key read again after a signature failed.
 	keyReread keyReread
+	// keyPending: the host's key is being read for the first time;
+	// keyWait holds its events until then.
+	keyPending bool
+	keyWait    []realtime.Broadcast
 	// unsignedSeen are unsigned host events counted as Unverified, by
 	// epoch and seq: if the signed original comes after the server's
 	// unsigned copy, the copy is uncounted.
@@ -484,6 +489,7 @@ func (r *Room) setHost(id string, since float64, announce bool) {
 		if id != was {
 			s.hostKey = nil
 			s.keyReread = keyReread{}
+			s.keyPending, s.keyWait = r.store() != nil && id != "", nil
 			r.fetchHostKey(id, 0)
 		}
 		if id != "" {

@@ -137,6 +137,9 @@ type inHostKey struct {
 	// reread: the answer to a re-read after a signature failed; the
 	// events held for it are decided now.
 	reread bool
+	// first: the first read after the host changed; events held for it
+	// (keyWait) are decided now.
+	first bool
 }
 
 // keyRereadEvery bounds how often a follower re-reads the host's key
@@ -200,8 +203,19 @@ func (r *Room) rereadHostKey(id string) {
 func (r *Room) onHostKey(ctx context.Context, m inHostKey) {
 	s := &r.s
 	if !m.reread {
-		if m.userID == s.hostID {
+		if m.userID != s.hostID {
+			return
+		}
+		// A re-read that answered first is the fresher.
+		if s.hostKey == nil {
 			s.hostKey = m.key
+		}
+		if m.first && s.keyPending {
+			held := s.keyWait
+			s.keyPending, s.keyWait = false, nil
+			for _, b := range held {
+				r.onBroadcast(ctx, b)
+			}
 		}
 		return
 	}
@@ -211,7 +225,7 @@ func (r *Room) onHostKey(ctx context.Context, m inHostKey) {
 		return // the host changed meanwhile: its events are not ours to apply
 	}
 	if m.known && !m.key.Equal(s.hostKey) {
-		r.log.Info("room: the host's key changed (it joined from another device)", "host", m.userID)
+		r.log.Info("room: the host's key on record changed (another of its devices)", "host", m.userID)
 		s.hostKey = m.key
 	}
 	// Decided against the fresh key; a failure now is counted (the next
@@ -231,6 +245,14 @@ func (r *Room) fetchHostKey(id string, attempt int) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		// The first answer always comes back: the host's events wait for
+		// it (keyWait).
+		m := inHostKey{userID: id, first: attempt == 0}
+		defer func() {
+			if m.first || m.key != nil {
+				r.in.put(m)
+			}
+		}()
 		enc, err := st.MemberKey(ctx, r.cfg.RoomID, id)
 		if err != nil {
 			r.log.Debug("room: reading the host's key", "host", id, "err", err)
@@ -251,8 +273,27 @@ func (r *Room) fetchHostKey(id string, attempt int) {
 			r.log.Warn("room: the host's key is unusable; its events are taken unsigned", "host", id, "err", err)
 			return
 		}
-		r.in.put(inHostKey{userID: id, key: key, known: true})
+		m.key, m.known = key, true
 	}()
+}
+
+// maxKeyWait bounds the host events held until its key is first read;
+// anchors are re-sent every few seconds, so the oldest may go.
+const maxKeyWait = 32
+
+// awaitingKey holds b when the host's key is being read for the first
+// time: until the database answers, an event in the host's name could be
+// anyone's.
+func (r *Room) awaitingKey(b realtime.Broadcast) bool {
+	s := &r.s
+	if !s.keyPending || s.hostKey != nil {
+		return false
+	}
+	if len(s.keyWait) >= maxKeyWait {
+		s.keyWait = s.keyWait[1:]
+	}
+	s.keyWait = append(s.keyWait, b)
+	return true
 }
 
 // acceptFromHost decides whether a host-only event may be applied: when the

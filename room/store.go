@@ -240,5 +240,31 @@ func (r *Room) hostAliveTick() {
 	r.s.aliveTicks++
 	if r.s.aliveTicks%hostAliveEvery == 0 {
 		r.recordHost("alive", func(ctx context.Context, st Store) error { return st.HostAlive(ctx, r.cfg.RoomID) })
+		r.keepOwnKey()
 	}
+}
+
+// keepOwnKey puts our public key back on our room_members row if another
+// device of ours replaced it (the row holds one key per member): followers
+// verify the running host against the row, and re-read it when our events
+// stop verifying.
+func (r *Room) keepOwnKey() {
+	st := r.store()
+	if st == nil {
+		return
+	}
+	me := MemberPayload{UserID: r.cfg.UserID, Username: r.s.username, AvatarURL: r.cfg.AvatarURL,
+		PublicKey: EncodePublicKey(r.cfg.SigningKey.Public().(ed25519.PublicKey))}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		enc, err := st.MemberKey(ctx, r.cfg.RoomID, me.UserID)
+		if err != nil || enc == "" || enc == me.PublicKey {
+			return
+		}
+		r.log.Info("room: our key on the room's row was replaced (another device?); putting ours back while we host")
+		if err := st.Enter(ctx, r.cfg.RoomID, me); err != nil && !errors.Is(err, ErrNoStore) {
+			r.log.Warn("room: restoring our key on the room's row", "err", err)
+		}
+	}()
 }

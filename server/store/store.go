@@ -434,6 +434,12 @@ func (s *Store) Insert(ctx context.Context, table string, rows []Row, merge bool
 			return nil, nil, err
 		}
 		defaults(t, r, len(old) == 0)
+		if len(old) > 0 && t.Name == "room_members" && r["joined_at"] == nil {
+			// SQLite checks NOT NULL on the proposed row before the
+			// upsert's update: a member's row upserted again (another
+			// terminal, a key put back) keeps the time it joined.
+			r["joined_at"] = old[0]["joined_at"]
+		}
 		if len(old) == 0 {
 			err = validate(t, r)
 		} else {
