@@ -22,6 +22,7 @@ type MemberCheck interface {
 type inRemoved struct {
 	p         MemberRemovedPayload
 	confirmed bool
+	err       error
 }
 
 func (r *Room) onMemberRemoved(p MemberRemovedPayload) {
@@ -36,13 +37,13 @@ func (r *Room) onMemberRemoved(p MemberRemovedPayload) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		still, err := mc.IsMember(ctx, r.cfg.RoomID, p.UserID)
-		r.in.put(inRemoved{p: p, confirmed: err == nil && !still})
+		r.in.put(inRemoved{p: p, confirmed: err == nil && !still, err: err})
 	}()
 }
 
 func (r *Room) onRemovedChecked(m inRemoved) {
 	if !m.confirmed {
-		r.log.Warn("room: ignoring a member_removed the database does not bear out", "user", m.p.UserID, "by", m.p.By)
+		r.log.Warn("room: ignoring a member_removed the database does not bear out", "user", m.p.UserID, "by", m.p.By, "err", m.err)
 		return
 	}
 	r.memberRemoved(m.p)

@@ -181,7 +181,6 @@ func (s Store) IsMember(ctx context.Context, roomID, userID string) (bool, error
 	var rows []json.RawMessage
 	q := roomIs(roomID)
 	q.Set("user_id", "eq."+userID)
-	q.Set("select", "user_id")
 	if err := s.C.Select(ctx, "room_members", q, &rows); err != nil {
 		return false, classify(err)
 	}

@@ -119,10 +119,23 @@ type peer struct {
 	room *room.Room
 	ch   *realtime.Client
 
-	mu     sync.Mutex
-	closed bool // the server closed our room channel (kicked)
+	mu      sync.Mutex
+	closed  bool // the server closed our room channel (kicked)
+	notices []string
 	// leave stops the member's room and closes its socket (idempotent).
 	leave func()
+}
+
+// noticed reports whether a notice containing text was shown.
+func (p *peer) noticed(text string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, n := range p.notices {
+		if strings.Contains(n, text) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *peer) cutOff() bool {
@@ -177,9 +190,12 @@ func joinAs(t *testing.T, base, roomID string, u user, name string, wantHost, pr
 	go func() { _ = r.Run(runCtx); close(done) }()
 	go func() {
 		for ev := range r.Events() {
-			if n, ok := ev.(room.Notice); ok && strings.Contains(n.Text, "removed from this room") {
+			if n, ok := ev.(room.Notice); ok {
 				p.mu.Lock()
-				p.closed = true
+				p.notices = append(p.notices, n.Text)
+				// The server's word as it closes the channel (the room's own
+				// notice of a member_removed says who removed us).
+				p.closed = p.closed || strings.Contains(n.Text, "the server: You were removed from this room")
 				p.mu.Unlock()
 			}
 		}
