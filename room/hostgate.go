@@ -83,7 +83,12 @@ type inClaimed struct {
 // gated reports whether host changes wait for the database.
 func (r *Room) gated() bool {
 	hr, ok := r.store().(HostRecords)
-	return ok && hr.RecordsHosts()
+	if !ok || !hr.RecordsHosts() {
+		return false
+	}
+	r.storeMu.Lock()
+	defer r.storeMu.Unlock()
+	return !r.noHostRecords
 }
 
 // proposeHost is a claim that id hosts (from new_host, a presence claim, or
@@ -155,6 +160,12 @@ func (r *Room) onHostRow(m inHostRow) {
 	}
 	c := s.gate.checks[m.claimant]
 	if c == nil {
+		return
+	}
+	if !r.gated() {
+		// Meanwhile we learnt the database records no hosts.
+		delete(s.gate.checks, m.claimant)
+		r.acceptHost(m.claimant, c.since)
 		return
 	}
 	if errors.Is(m.err, ErrNoStore) {
@@ -233,7 +244,7 @@ func (r *Room) claimUntilRecorded(gen, attempt int, deadline time.Time) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		err := st.ClaimHost(ctx, r.cfg.RoomID)
+		err := r.noteHostErr(st.ClaimHost(ctx, r.cfg.RoomID))
 		r.in.put(inClaimed{gen: gen, attempt: attempt, deadline: deadline, err: err})
 	}()
 }

@@ -19,6 +19,9 @@ type hostDB struct {
 	keys   map[string]string
 	reads  int
 	claims map[string]int
+	// noFuncs: a project without the trust migration (no claim_host,
+	// hand_over, host_alive).
+	noFuncs bool
 }
 
 func newHostDB() *hostDB { return &hostDB{keys: map[string]string{}, claims: map[string]int{}} }
@@ -81,6 +84,9 @@ func (s *hostStore) ClaimHost(context.Context, string) error {
 	s.db.mu.Lock()
 	defer s.db.mu.Unlock()
 	s.db.claims[s.me]++
+	if s.db.noFuncs {
+		return fmt.Errorf("%w: HTTP 404", ErrNoHostFunctions)
+	}
 	if s.db.host != "" && s.db.host != s.me && !s.db.silent {
 		return fmt.Errorf("%w: the room's host is still here", ErrRefused)
 	}
@@ -96,7 +102,14 @@ func (s *hostStore) HandOver(_ context.Context, _ string, to string) error {
 	s.db.host = to
 	return nil
 }
-func (s *hostStore) HostAlive(context.Context, string) error              { return nil }
+func (s *hostStore) HostAlive(context.Context, string) error {
+	s.db.mu.Lock()
+	defer s.db.mu.Unlock()
+	if s.db.noFuncs {
+		return fmt.Errorf("%w: HTTP 404", ErrNoHostFunctions)
+	}
+	return nil
+}
 func (s *hostStore) SavePlaylist(context.Context, string, Playlist) error { return nil }
 
 // gatedConfig: window is HostClaimWindow (4 s when 0).
@@ -252,4 +265,24 @@ func (d *hostDB) kick(id string) {
 	d.mu.Lock()
 	delete(d.keys, id)
 	d.mu.Unlock()
+}
+
+// A database without the host functions records no hosts: the room learns
+// it (claim_host and host_alive answer 404) and follows host changes on
+// the channel, as before.
+func TestNoHostFunctionsMeansNoGate(t *testing.T) {
+	bus, db := newFakeBus(), newHostDB()
+	db.noFuncs = true
+	alice := addMember(t, bus, gatedConfig(db, "alice", true))
+	waitCond(t, "alice hosts", hostIs(t, alice, "alice"))
+	carol := addMember(t, bus, gatedConfig(db, "carol", false))
+	waitCond(t, "carol follows alice", hostIs(t, carol, "alice"))
+	bob := addMember(t, bus, gatedConfig(db, "bob", false))
+	waitCond(t, "bob follows alice", hostIs(t, bob, "alice"))
+	alice.stop()
+	bus.leave("alice")
+	waitCond(t, "bob follows carol", hostIs(t, bob, "carol"))
+	if got := db.stored(); got != "" {
+		t.Fatalf("the database names %q", got)
+	}
 }

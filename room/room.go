@@ -162,6 +162,8 @@ type Room struct {
 
 	storeMu sync.Mutex
 	noStore bool
+	// noHostRecords: the database has no host functions (noteHostErr).
+	noHostRecords bool
 
 	historyLoaded bool // Join loaded it, so it shows before anything live
 

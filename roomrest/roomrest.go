@@ -187,12 +187,16 @@ func (s Store) IsMember(ctx context.Context, roomID, userID string) (bool, error
 	return len(rows) > 0, nil
 }
 
-// hostRPC calls a host function; a server without it (404), or a guest
-// who cannot call it (401), leaves host changes to the channel, as before.
+// hostRPC calls a host function. A server without it (404) answers
+// room.ErrNoHostFunctions, and the room leaves host changes to the channel,
+// as before; a guest who cannot call it (401) gets nil.
 func (s Store) hostRPC(ctx context.Context, fn string, args map[string]any) error {
 	err := s.C.RPC(ctx, fn, args, nil)
 	var re *rest.Error
-	if errors.As(err, &re) && (re.Status == http.StatusNotFound || re.Status == http.StatusUnauthorized) {
+	if errors.As(err, &re) && re.Status == http.StatusNotFound {
+		return &answered{room.ErrNoHostFunctions, err}
+	}
+	if errors.As(err, &re) && re.Status == http.StatusUnauthorized {
 		return nil
 	}
 	return classify(err)
