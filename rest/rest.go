@@ -32,6 +32,10 @@ func (c *Client) WithAccessToken(token func() string) *Client {
 	return &cc
 }
 
+// SignedIn reports whether the client sends a user's access token (rather
+// than acting as the API key's anonymous role).
+func (c *Client) SignedIn() bool { return c.token != nil }
+
 // Error is a non-2xx answer.
 type Error struct {
 	Status  int

@@ -127,7 +127,12 @@ func (r *Room) HandOver(ctx context.Context, userID string) error {
 	// land after a later change of host; best effort, as the room is told
 	// either way.
 	if st := r.store(); st != nil {
-		if err := st.HandOver(ctx, r.cfg.RoomID, userID); err != nil && !errors.Is(err, ErrNoStore) {
+		if err := r.noteHostErr(st.HandOver(ctx, r.cfg.RoomID, userID)); err != nil && !errors.Is(err, ErrNoStore) {
+			if r.gated() && errors.Is(err, ErrRefused) {
+				// Where the database records hosts, a hand-over it refused
+				// did not happen: followers would wait for it in vain.
+				return fmt.Errorf("the room's record refused the hand-over: %w", err)
+			}
 			r.log.Warn("room: the database did not record the hand-over", "to", userID, "err", err)
 		}
 	}

@@ -69,6 +69,20 @@ type NewHostPayload struct {
 	Username string `json:"username"`
 }
 
+// TypeMemberRemoved is our additive event (spec clients ignore it): the
+// server (embedded: kick_member; Supabase: kick_member through
+// realtime.send) tells the room that a member was removed, and by whom.
+const TypeMemberRemoved = "member_removed"
+
+// MemberRemovedPayload is the payload of member_removed, in the spec's
+// naming: the removed member's user_id and username, and who removed it.
+type MemberRemovedPayload struct {
+	UserID     string `json:"user_id"`
+	Username   string `json:"username,omitempty"`
+	By         string `json:"by"`
+	ByUsername string `json:"by_username,omitempty"`
+}
+
 // HeartbeatPayload is the payload of heartbeat.
 type HeartbeatPayload struct {
 	UserID      string  `json:"user_id"`

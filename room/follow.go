@@ -470,4 +470,8 @@ type SyncStats struct {
 	// Unverified counts host events dropped because they did not verify
 	// against the host's key (forged, or the server's unsigned copies).
 	Unverified int
+	// RefusedHosts counts host claims (new_host, a presence claim, an
+	// election) refused because the database did not name the claimant
+	// within the gate's window.
+	RefusedHosts int
 }

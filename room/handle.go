@@ -44,11 +44,14 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 			r.log.Debug("room: ignoring playback event from a non-host", "from", p.UserID, "host", s.hostID)
 			return
 		}
-		if err := acceptFromHost(s.hostKey, env); err != nil {
-			s.stats.Unverified++
-			r.log.Debug("room: dropping a host event that does not verify", "type", env.Type, "err", err)
+		if r.awaitingKey(b) {
 			return
 		}
+		if err := acceptFromHost(s.hostKey, env); err != nil {
+			r.badSignature(b, env, p.PlaybackPayload, err)
+			return
+		}
+		r.verified(p.PlaybackPayload)
 		playing := p.Playing
 		switch env.Type {
 		case TypePlay:
@@ -84,8 +87,9 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 		}
 		// While the host we follow is here, only it may name another (its
 		// hand-over is signed); once it has gone, the server or the
-		// successor announces.
-		if mi := s.members[s.hostID]; p.UserID != s.hostID && mi != nil && mi.online {
+		// successor announces, and where the database records hosts, the
+		// room follows only whom it names (hostgate.go).
+		if p.UserID != s.hostID && s.members[s.hostID].here() {
 			key := s.hostKey
 			if s.isHost() && s.storedHost == r.cfg.UserID {
 				// The database names us: nobody else may hand our role
@@ -93,11 +97,25 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 				// sync/control still may).
 				key = r.cfg.SigningKey.Public().(ed25519.PublicKey)
 			}
-			if err := acceptFromHost(key, env); err != nil {
-				s.stats.Unverified++
-				r.log.Warn("room: ignoring a new_host the host did not sign", "names", p.UserID, "err", err)
+			err := acceptFromHost(key, env)
+			if err == nil && (key != nil || !r.gated()) {
+				r.onNewHost(p)
 				return
 			}
+			if r.gated() {
+				// Not the host's signature: one read of the room row
+				// decides (the server's own announcement, or a hand-over
+				// from the host's other device, is recorded there first).
+				r.proposeHost(p.UserID, wallMS(r.now()), true)
+				return
+			}
+			s.stats.Unverified++
+			r.log.Warn("room: ignoring a new_host the host did not sign", "names", p.UserID, "err", err)
+			return
+		}
+		if r.gated() {
+			r.proposeHost(p.UserID, wallMS(r.now()), false)
+			return
 		}
 		r.onNewHost(p)
 	case TypeNewComment:
@@ -149,6 +167,14 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 		if err := json.Unmarshal(env.Payload, &p); err != nil || p.From != r.cfg.UserID || p.To != s.hostID {
 			return
 		}
+		if r.awaitingKey(b) {
+			return
+		}
+		if err := acceptFromHost(s.hostKey, env); err != nil {
+			s.stats.Unverified++
+			r.log.Debug("room: dropping a clock probe reply the host did not sign", "err", err)
+			return
+		}
 		s.clock.Add(p.T0, p.T1, p.T2, wallMS(b.At), b.At)
 	case typeReady:
 		var p readyPayload
@@ -172,6 +198,13 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 		if err := json.Unmarshal(env.Payload, &p); err == nil {
 			r.onProposal(p)
 		}
+	case TypeMemberRemoved:
+		var p MemberRemovedPayload
+		if err := json.Unmarshal(env.Payload, &p); err != nil || p.UserID == "" {
+			r.log.Warn("room: bad member_removed", "err", err)
+			return
+		}
+		r.onMemberRemoved(p)
 	case TypeMemberJoined, TypeMemberLeft:
 		// Presence is the source of truth for membership; these are for
 		// spec clients and the event log.

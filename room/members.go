@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/watchium/watchium-tui/internal/ids"
+	"github.com/watchium/watchium-tui/realtime"
 )
 
 // presenceMeta is what each member tracks on the channel (keyed by user_id).
@@ -64,8 +65,15 @@ type memberInfo struct {
 	// track's phx_ref.
 	reportedAt time.Time
 	ref        string
+	// removed: a member_removed named it (kicked). On Supabase its open
+	// channel, and so its presence, outlive the kick: it is not shown,
+	// elected or followed until it comes back after leaving.
+	removed bool
 	liveness
 }
+
+// here reports whether mi is an online member of the room.
+func (mi *memberInfo) here() bool { return mi != nil && mi.online && !mi.removed }
 
 // parsePresence reads one member's newest presence meta, whichever client
 // tracked it: ours, or a spec client tracking {user_id, current_time,
@@ -123,6 +131,7 @@ type state struct {
 	conn        ConnState
 	rejoin      rejoinState
 	gone        bool         // our mpv died
+	removed     bool         // a member_removed named us (kicked)
 	tracked     presenceMeta // what we last tracked, and when
 	trackedAt   time.Time
 
@@ -139,6 +148,18 @@ type state struct {
 	holdGen   int
 	busy      int // player jobs queued or running
 	stats     SyncStats
+	// gate: host claims waiting for the database (hostgate.go).
+	gate hostGate
+	// keyReread: the host's key read again after a signature failed.
+	keyReread keyReread
+	// keyPending: the host's key is being read for the first time;
+	// keyWait holds its events until then.
+	keyPending bool
+	keyWait    []realtime.Broadcast
+	// unsignedSeen are unsigned host events counted as Unverified, by
+	// epoch and seq: if the signed original comes after the server's
+	// unsigned copy, the copy is uncounted.
+	unsignedSeen map[string]bool
 
 	// hosting: wait for everyone
 	waitForAll bool
@@ -276,6 +297,7 @@ func (r *Room) onPresence(_ context.Context) {
 			}
 			mi.heardAt = now
 		} else if !mi.online && m.UserID != r.cfg.UserID {
+			mi.removed = false // back, so invited again
 			if !mi.quietLeave {
 				r.notice("%s is back", m.Username)
 			}
@@ -296,7 +318,9 @@ func (r *Room) onPresence(_ context.Context) {
 	for id, mi := range s.members {
 		if !seen[id] && mi.online && id != r.cfg.UserID {
 			mi.online = false
-			r.memberLeft(mi, now)
+			if !mi.removed { // its removal was the notice
+				r.memberLeft(mi, now)
+			}
 		}
 	}
 	for id, mi := range s.members {
@@ -325,7 +349,7 @@ func (r *Room) settleHost(first bool) {
 			// its presence; the stored room names it.
 			claims, hostSince = true, 0
 		}
-		if mi.online && claims && (hostSince < since || hostSince == since && id < claimant) {
+		if mi.here() && claims && (hostSince < since || hostSince == since && id < claimant) {
 			claimant, since = id, hostSince
 		}
 	}
@@ -333,11 +357,25 @@ func (r *Room) settleHost(first bool) {
 		// Someone claimed earlier than us (a race of two --host): yield.
 		// A role handed to us on purpose is never yielded this way.
 		if s.claimed && claimant != "" && claimant != r.cfg.UserID && since < s.hostSince {
-			r.setHost(claimant, since, false)
+			r.proposeHost(claimant, since, false)
 		}
 		return
 	}
-	hostOnline := s.hostID != "" && s.members[s.hostID] != nil && s.members[s.hostID].online
+	hostOnline := s.hostID != "" && s.members[s.hostID].here()
+	unconfirmed := false
+	if claimant != "" && claimant != s.hostID && (s.hostID == "" || !hostOnline) && r.gated() {
+		// A presence claim is anyone's to make on Supabase: the database
+		// decides, and until it names a claimant the rules below go on
+		// (the election still runs) as if nobody had claimed. Every
+		// claim is read, not only the earliest: a forged early one must
+		// not hide the real host.
+		for id, mi := range s.members {
+			if mi.here() && id != s.hostID && id != r.cfg.UserID && (mi.meta.IsHost || mi.specOnly && id == s.storedHost) {
+				r.proposeHost(id, mi.meta.HostSince, false)
+			}
+		}
+		claimant, unconfirmed = "", true
+	}
 	switch {
 	case claimant != "" && (s.hostID == "" || !hostOnline || claimant == s.hostID):
 		if claimant != s.hostID {
@@ -346,7 +384,7 @@ func (r *Room) settleHost(first bool) {
 		r.s.hostGoneGen++
 	case hostOnline:
 		r.s.hostGoneGen++
-	case s.hostID == "" && r.cfg.WantHost && first:
+	case s.hostID == "" && r.cfg.WantHost && first && !unconfirmed:
 		r.claimHost("")
 	case s.hostID == "":
 		// Nobody hosts: wait a little for a claim, then the earliest joined
@@ -373,7 +411,7 @@ func (r *Room) electIfNoHost() {
 func (r *Room) successor() string {
 	best, at, withPlayer := "", math.Inf(1), false
 	for id, mi := range r.s.members {
-		if !mi.online || mi.specOnly {
+		if !mi.here() || mi.specOnly || r.ignoredHost(id) {
 			continue
 		}
 		wp := r.hasPlayer(id, mi)
@@ -391,7 +429,7 @@ func (r *Room) electSuccessor() { r.elect("the host left") }
 
 func (r *Room) elect(why string) {
 	s := &r.s
-	if s.hostID != "" && s.members[s.hostID] != nil && s.members[s.hostID].online {
+	if s.hostID != "" && s.members[s.hostID].here() {
 		return
 	}
 	next := r.successor()
@@ -403,8 +441,9 @@ func (r *Room) elect(why string) {
 		return
 	}
 	// Everyone computes the same successor; until its claim arrives we
-	// already follow it.
-	r.setHost(next, 0, false)
+	// already follow it (where the database records hosts, once it names
+	// it).
+	r.proposeHost(next, 0, false)
 }
 
 // claimHost makes us the host and tells the room.
@@ -413,7 +452,14 @@ func (r *Room) claimHost(why string) {
 	r.setHost(r.cfg.UserID, wallMS(r.now()), true)
 	s.claimed = true
 	r.post(TypeNewHost, NewHostPayload{UserID: r.cfg.UserID, Username: s.username})
-	r.recordHost("claim", func(ctx context.Context, st Store) error { return st.ClaimHost(ctx, r.cfg.RoomID) })
+	if r.gated() {
+		// Followers wait for the database to name us: keep claiming
+		// until it does.
+		s.gate.claimGen++
+		r.claimUntilRecorded(s.gate.claimGen, 0, r.now().Add(r.cfg.HostClaimWindow))
+	} else {
+		r.recordHost("claim", func(ctx context.Context, st Store) error { return st.ClaimHost(ctx, r.cfg.RoomID) })
+	}
 	if why != "" {
 		r.notice("you are now the host (%s)", why)
 	} else {
@@ -442,6 +488,8 @@ func (r *Room) setHost(id string, since float64, announce bool) {
 		s.lastEpoch, s.lastSeq = "", 0
 		if id != was {
 			s.hostKey = nil
+			s.keyReread = keyReread{}
+			s.keyPending, s.keyWait = r.store() != nil && id != "", nil
 			r.fetchHostKey(id, 0)
 		}
 		if id != "" {
@@ -529,7 +577,7 @@ func (r *Room) snapshot() Snapshot {
 	snap.RTT = time.Duration(self.RTTMS * float64(time.Millisecond))
 	list := make([]Member, 0, len(s.members)+1)
 	for id, mi := range s.members {
-		if id == r.cfg.UserID {
+		if id == r.cfg.UserID || mi.removed {
 			continue
 		}
 		m := mi.meta

@@ -75,6 +75,11 @@ type Config struct {
 	HostGrace        time.Duration // how long a vanished host is waited for (2 s)
 	WaitTimeout      time.Duration // how long a host's seek waits for everyone (5 s)
 	SilentAfter      time.Duration // heartbeats missing this long: "not responding" (7 s)
+	// HostClaimWindow is how long a host claim may wait for the database
+	// to name the claimant, how long a refused claimant is then ignored,
+	// and how long an elected successor keeps calling claim_host (20 s;
+	// Supabase's claim_host needs 15 s of host silence).
+	HostClaimWindow time.Duration
 	// MediaDirs are where playlist entries are looked for by file name
 	// (join --media-dir; the folder of the file we joined with).
 	MediaDirs []string
@@ -109,6 +114,7 @@ func (c *Config) defaults() {
 	// stall; a member stuck longer is left to catch up on their own.
 	def(&c.WaitTimeout, 5*time.Second)
 	def(&c.SilentAfter, notRespondingAfter)
+	def(&c.HostClaimWindow, defaultHostClaimWindow)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -156,6 +162,8 @@ type Room struct {
 
 	storeMu sync.Mutex
 	noStore bool
+	// noHostRecords: the database has no host functions (noteHostErr).
+	noHostRecords bool
 
 	historyLoaded bool // Join loaded it, so it shows before anything live
 
@@ -426,9 +434,13 @@ func (r *Room) dispatch(ctx context.Context, it any) {
 	case inRoomState:
 		r.onRoomState(ctx, m.st)
 	case inHostKey:
-		if m.userID == r.s.hostID {
-			r.s.hostKey = m.key
-		}
+		r.onHostKey(ctx, m)
+	case inHostRow:
+		r.onHostRow(m)
+	case inClaimed:
+		r.onClaimed(m)
+	case inRemoved:
+		r.onRemovedChecked(m)
 	case inJobDone:
 		r.onJobDone(m)
 	case inTimer:

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/watchium/watchium-tui/realtime"
 )
 
 // Signed host events. A server such as Supabase checks who may join a
@@ -21,7 +23,10 @@ import (
 // additive field, "sig", in the payload; spec clients ignore it.
 
 // signedTypes are the events a host signs and a follower verifies.
-var signedTypes = map[string]bool{TypePlay: true, TypePause: true, TypeSeek: true, typeAnchor: true, TypeNewHost: true}
+// The host's clock-probe replies too: on Supabase anyone could answer a
+// follower's probe in the host's name with a quick, false clock and shift
+// where that follower plays.
+var signedTypes = map[string]bool{TypePlay: true, TypePause: true, TypeSeek: true, typeAnchor: true, TypeNewHost: true, typeProbeReply: true}
 
 // sigField carries the signature (base64) in the event's payload.
 const sigField = "sig"
@@ -129,6 +134,105 @@ type inHostKey struct {
 	userID string
 	key    ed25519.PublicKey
 	known  bool // the database answered (a key, or none: an unsigned host)
+	// reread: the answer to a re-read after a signature failed; the
+	// events held for it are decided now.
+	reread bool
+	// first: the first read after the host changed; events held for it
+	// (keyWait) are decided now.
+	first bool
+}
+
+// keyRereadEvery bounds how often a follower re-reads the host's key
+// because an event signed by someone did not verify: the host may have
+// joined again from another device, whose key is now on its row.
+const keyRereadEvery = 5 * time.Second
+
+// maxHeldForKey bounds the events held while the key is re-read.
+const maxHeldForKey = 16
+
+// keyReread is a follower's re-read of the host's key in progress.
+type keyReread struct {
+	last    time.Time
+	pending bool
+	held    []realtime.Broadcast
+}
+
+// badSignature handles a signed host event that did not verify: unless the
+// host's key was re-read in the last keyRereadEvery, it is held while the
+// key is read again, then decided against the fresh key; otherwise it is
+// dropped and counted.
+func (r *Room) badSignature(b realtime.Broadcast, env Envelope, p PlaybackPayload, err error) {
+	s := &r.s
+	kr := &s.keyReread
+	if !isUnsigned(env) && s.hostKey != nil && r.store() != nil {
+		if kr.pending {
+			if len(kr.held) < maxHeldForKey {
+				kr.held = append(kr.held, b)
+				return
+			}
+		} else if kr.last.IsZero() || r.now().Sub(kr.last) >= keyRereadEvery {
+			kr.last, kr.pending, kr.held = r.now(), true, append(kr.held[:0], b)
+			r.rereadHostKey(s.hostID)
+			return
+		}
+	}
+	r.unverified(env, p, err)
+}
+
+// rereadHostKey reads id's key again, off the room's goroutine; the
+// answer always comes back, so held events are always decided.
+func (r *Room) rereadHostKey(id string) {
+	st := r.store()
+	go func() {
+		m := inHostKey{userID: id, reread: true}
+		if st != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			enc, err := st.MemberKey(ctx, r.cfg.RoomID, id)
+			cancel()
+			if err == nil && enc != "" {
+				if key, derr := DecodePublicKey(enc); derr == nil {
+					m.key, m.known = key, true
+				}
+			}
+		}
+		r.in.put(m)
+	}()
+}
+
+// onHostKey takes a key the database gave for a host.
+func (r *Room) onHostKey(ctx context.Context, m inHostKey) {
+	s := &r.s
+	if !m.reread {
+		if m.userID != s.hostID {
+			return
+		}
+		// A re-read that answered first is the fresher.
+		if s.hostKey == nil {
+			s.hostKey = m.key
+		}
+		if m.first && s.keyPending {
+			held := s.keyWait
+			s.keyPending, s.keyWait = false, nil
+			for _, b := range held {
+				r.onBroadcast(ctx, b)
+			}
+		}
+		return
+	}
+	held := s.keyReread.held
+	s.keyReread.pending, s.keyReread.held = false, nil
+	if m.userID != s.hostID {
+		return // the host changed meanwhile: its events are not ours to apply
+	}
+	if m.known && !m.key.Equal(s.hostKey) {
+		r.log.Info("room: the host's key on record changed (another of its devices)", "host", m.userID)
+		s.hostKey = m.key
+	}
+	// Decided against the fresh key; a failure now is counted (the next
+	// re-read is keyRereadEvery away).
+	for _, b := range held {
+		r.onBroadcast(ctx, b)
+	}
 }
 
 // fetchHostKey asks the database for id's public key, off the room's
@@ -141,6 +245,14 @@ func (r *Room) fetchHostKey(id string, attempt int) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		// The first answer always comes back: the host's events wait for
+		// it (keyWait).
+		m := inHostKey{userID: id, first: attempt == 0}
+		defer func() {
+			if m.first || m.key != nil {
+				r.in.put(m)
+			}
+		}()
 		enc, err := st.MemberKey(ctx, r.cfg.RoomID, id)
 		if err != nil {
 			r.log.Debug("room: reading the host's key", "host", id, "err", err)
@@ -161,8 +273,27 @@ func (r *Room) fetchHostKey(id string, attempt int) {
 			r.log.Warn("room: the host's key is unusable; its events are taken unsigned", "host", id, "err", err)
 			return
 		}
-		r.in.put(inHostKey{userID: id, key: key, known: true})
+		m.key, m.known = key, true
 	}()
+}
+
+// maxKeyWait bounds the host events held until its key is first read;
+// anchors are re-sent every few seconds, so the oldest may go.
+const maxKeyWait = 32
+
+// awaitingKey holds b when the host's key is being read for the first
+// time: until the database answers, an event in the host's name could be
+// anyone's.
+func (r *Room) awaitingKey(b realtime.Broadcast) bool {
+	s := &r.s
+	if !s.keyPending || s.hostKey != nil {
+		return false
+	}
+	if len(s.keyWait) >= maxKeyWait {
+		s.keyWait = s.keyWait[1:]
+	}
+	s.keyWait = append(s.keyWait, b)
+	return true
 }
 
 // acceptFromHost decides whether a host-only event may be applied: when the
@@ -174,4 +305,56 @@ func acceptFromHost(hostKey ed25519.PublicKey, env Envelope) error {
 		return nil
 	}
 	return VerifyEnvelope(hostKey, env)
+}
+
+// unsignedCopyKeep bounds the unsigned events remembered for uncounting.
+const unsignedCopyKeep = 64
+
+// unverified drops a host event that failed verification and counts it,
+// unless it is the server's unsigned copy of one already applied (the
+// embedded server's and the sync/control edge function's broadcast of a
+// recorded control carries the host's epoch and seq, not its signature).
+func (r *Room) unverified(env Envelope, p PlaybackPayload, err error) {
+	s := &r.s
+	unsigned := isUnsigned(env)
+	if unsigned && p.Epoch != "" && p.Epoch == s.lastEpoch && p.Seq <= s.lastSeq {
+		r.log.Debug("room: the server's unsigned copy of a host event", "type", env.Type, "seq", p.Seq)
+		return
+	}
+	s.stats.Unverified++
+	if unsigned && p.Epoch != "" {
+		// The copy may overtake the signed original: remember it, so
+		// verified can take it back.
+		if len(s.unsignedSeen) >= unsignedCopyKeep {
+			clear(s.unsignedSeen)
+		}
+		if s.unsignedSeen == nil {
+			s.unsignedSeen = map[string]bool{}
+		}
+		s.unsignedSeen[copyKey(p)] = true
+	}
+	r.log.Debug("room: dropping a host event that does not verify", "type", env.Type, "err", err)
+}
+
+// verified notes a host event that verified: an unsigned copy of it that
+// came first was the server's, not a forgery.
+func (r *Room) verified(p PlaybackPayload) {
+	s := &r.s
+	if p.Epoch == "" || !s.unsignedSeen[copyKey(p)] {
+		return
+	}
+	delete(s.unsignedSeen, copyKey(p))
+	s.stats.Unverified--
+}
+
+func copyKey(p PlaybackPayload) string { return p.Epoch + "/" + strconv.FormatUint(p.Seq, 10) }
+
+// isUnsigned reports whether env carries no signature at all.
+func isUnsigned(env Envelope) bool {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(env.Payload, &fields) != nil {
+		return true
+	}
+	_, has := fields[sigField]
+	return !has
 }

@@ -51,6 +51,12 @@ type RoomState struct {
 // ErrNoStore means the server keeps no tables; chat goes by broadcast only.
 var ErrNoStore = errors.New("the server keeps no room history")
 
+// ErrNoHostFunctions means the database has no claim_host, hand_over or
+// host_alive (a Supabase project without the trust migration): host
+// changes then go by the channel alone, as before, and the room does not
+// wait for the database to name a new host.
+var ErrNoHostFunctions = errors.New("the database has no host functions (claim_host, hand_over, host_alive)")
+
 // ErrRefused marks a Store error where the server answered and refused
 // (such as "not the host"): retrying would not help. A Store wraps it
 // around its own error; anything else (the server unreachable, or failing
@@ -76,6 +82,11 @@ func (r *Room) loadHistory() {
 			return
 		}
 		r.log.Warn("room: recording membership", "err", err)
+	}
+	if hr, ok := st.(HostRecords); ok && hr.RecordsHosts() {
+		// host_alive changes nothing unless we host: it asks whether the
+		// database records hosts at all.
+		r.noteHostErr(st.HostAlive(ctx, r.cfg.RoomID))
 	}
 	if rs, ok, err := st.RoomState(ctx, r.cfg.RoomID); err == nil && ok {
 		r.in.put(inRoomState{rs})
@@ -107,6 +118,18 @@ func (r *Room) disableStore(err error) {
 		r.noStore = true
 		r.storeMu.Unlock()
 	}
+}
+
+// noteHostErr turns ErrNoHostFunctions into nil, remembering that the
+// database records no hosts.
+func (r *Room) noteHostErr(err error) error {
+	if !errors.Is(err, ErrNoHostFunctions) {
+		return err
+	}
+	r.storeMu.Lock()
+	r.noHostRecords = true
+	r.storeMu.Unlock()
+	return nil
 }
 
 func (r *Room) store() Store {
@@ -225,7 +248,7 @@ func (r *Room) recordHost(what string, call func(context.Context, Store) error) 
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := call(ctx, st); err != nil && !errors.Is(err, ErrNoStore) {
+		if err := r.noteHostErr(call(ctx, st)); err != nil && !errors.Is(err, ErrNoStore) {
 			r.log.Warn("room: the database did not record the host change", "what", what, "err", err)
 		}
 	}()
@@ -240,5 +263,31 @@ func (r *Room) hostAliveTick() {
 	r.s.aliveTicks++
 	if r.s.aliveTicks%hostAliveEvery == 0 {
 		r.recordHost("alive", func(ctx context.Context, st Store) error { return st.HostAlive(ctx, r.cfg.RoomID) })
+		r.keepOwnKey()
 	}
+}
+
+// keepOwnKey puts our public key back on our room_members row if another
+// device of ours replaced it (the row holds one key per member): followers
+// verify the running host against the row, and re-read it when our events
+// stop verifying.
+func (r *Room) keepOwnKey() {
+	st := r.store()
+	if st == nil {
+		return
+	}
+	me := MemberPayload{UserID: r.cfg.UserID, Username: r.s.username, AvatarURL: r.cfg.AvatarURL,
+		PublicKey: EncodePublicKey(r.cfg.SigningKey.Public().(ed25519.PublicKey))}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		enc, err := st.MemberKey(ctx, r.cfg.RoomID, me.UserID)
+		if err != nil || enc == "" || enc == me.PublicKey {
+			return
+		}
+		r.log.Info("room: our key on the room's row was replaced (another device?); putting ours back while we host")
+		if err := st.Enter(ctx, r.cfg.RoomID, me); err != nil && !errors.Is(err, ErrNoStore) {
+			r.log.Warn("room: restoring our key on the room's row", "err", err)
+		}
+	}()
 }

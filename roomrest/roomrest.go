@@ -26,6 +26,8 @@ type Store struct{ C *rest.Client }
 type Admin struct{ C *rest.Client }
 
 var (
+	_ room.HostRecords   = Store{}
+	_ room.MemberCheck   = Store{}
 	_ room.Store         = Store{}
 	_ room.CommentsSince = Store{}
 	_ room.Admin         = Admin{}
@@ -173,16 +175,38 @@ func (s Store) MemberKey(ctx context.Context, roomID, userID string) (string, er
 	return *rows[0].PublicKey, nil
 }
 
-// hostRPC calls a host function; a server without it (404), or a guest
-// who cannot call it (401), leaves host changes to the channel, as before.
+// IsMember implements room.MemberCheck: whether userID still has a
+// room_members row (kick_member deletes it before it tells the room).
+func (s Store) IsMember(ctx context.Context, roomID, userID string) (bool, error) {
+	var rows []json.RawMessage
+	q := roomIs(roomID)
+	q.Set("user_id", "eq."+userID)
+	if err := s.C.Select(ctx, "room_members", q, &rows); err != nil {
+		return false, classify(err)
+	}
+	return len(rows) > 0, nil
+}
+
+// hostRPC calls a host function. A server without it (404) answers
+// room.ErrNoHostFunctions, and the room leaves host changes to the channel,
+// as before; a guest who cannot call it (401) gets nil.
 func (s Store) hostRPC(ctx context.Context, fn string, args map[string]any) error {
 	err := s.C.RPC(ctx, fn, args, nil)
 	var re *rest.Error
-	if errors.As(err, &re) && (re.Status == http.StatusNotFound || re.Status == http.StatusUnauthorized) {
+	if errors.As(err, &re) && re.Status == http.StatusNotFound {
+		return &answered{room.ErrNoHostFunctions, err}
+	}
+	if errors.As(err, &re) && re.Status == http.StatusUnauthorized {
 		return nil
 	}
 	return classify(err)
 }
+
+// RecordsHosts implements room.HostRecords: claim_host and hand_over record
+// host changes under the caller's id only for a signed-in user (the anon
+// role may not call them, and the embedded server cannot tell one guest
+// from another).
+func (s Store) RecordsHosts() bool { return s.C != nil && s.C.SignedIn() }
 
 // ClaimHost implements room.Store.
 func (s Store) ClaimHost(ctx context.Context, roomID string) error {

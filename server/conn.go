@@ -86,8 +86,9 @@ func (c *conn) enqueue(f frame) {
 	default:
 	}
 	if c.tooSlowLocked(len(f.data)) {
+		queued := len(c.queue) // read under qmu: the writer empties the queue
 		c.qmu.Unlock()
-		c.s.log.Warn("server: evicting slow client", "remote", c.ws.RemoteAddr().String(), "queued", len(c.queue))
+		c.s.log.Warn("server: evicting slow client", "remote", c.ws.RemoteAddr().String(), "queued", queued)
 		go c.closeWith(websocket.CloseTryAgainLater, "client too slow")
 		return
 	}

@@ -313,9 +313,18 @@ func (s *Server) kickMember(ctx context.Context, uid, roomID, target string) (an
 		return nil, err
 	}
 	s.publishChanges(changes)
-	name := s.cutOff(topic, target)
+	// The room hears who removed whom first (member_removed, additive:
+	// spec clients ignore it), the removed member included, before its
+	// channels close.
+	name, byName := s.presenceName(topic, target), s.presenceName(topic, uid)
 	if name == "" {
 		name = target
+	}
+	s.publishRoom("room:"+roomID, "member_removed", specEvent("member_removed", roomID, map[string]any{
+		"user_id": target, "username": name, "by": uid, "by_username": byName,
+	}))
+	if cut := s.cutOff(topic, target); cut != "" {
+		name = cut
 	}
 	s.publishRoom("room:"+roomID, "member_left", specEvent("member_left", roomID, map[string]any{"user_id": target, "username": name, "reason": "removed"}))
 	rows, changes, err := s.cfg.Store.Insert(ctx, "comments", []store.Row{{
@@ -330,6 +339,24 @@ func (s *Server) kickMember(ctx context.Context, uid, roomID, target string) (an
 		s.memberLeft(topic, target)
 	}
 	return map[string]any{"room_id": roomID, "user_id": target, "removed": removed}, nil
+}
+
+// presenceName is the name uid's presence on topic gives ("" if none).
+func (s *Server) presenceName(topic, uid string) string {
+	for _, r := range s.channelsOf(topic) {
+		r.mu.Lock()
+		for _, metas := range r.presence {
+			for _, pm := range metas {
+				var m electedMeta
+				if pm.owner.UserID() == uid && json.Unmarshal(pm.obj, &m) == nil && m.Username != "" {
+					r.mu.Unlock()
+					return m.Username
+				}
+			}
+		}
+		r.mu.Unlock()
+	}
+	return ""
 }
 
 // cutOff closes every channel target has on topic (public and private),

@@ -191,11 +191,22 @@ func TestInviteRotationAndKick(t *testing.T) {
 	if status, out := rpc(t, ts, ana.Access, "kick_member", `{"p_room_id":"den","p_user_id":"`+bob.ID()+`"}`); status != 200 || out["removed"] != true {
 		t.Fatalf("the owner kicks bob: %d %v", status, out)
 	}
+	// Bob hears it too, before his channel closes.
+	bc.waitFor("member_removed on bob's own channel", func(m msg) bool {
+		return m.Event == "broadcast" && strings.Contains(string(m.Payload), `"event":"member_removed"`) && strings.Contains(string(m.Payload), `"by":"`+ana.ID()+`"`)
+	})
 	bc.waitFor("bob's channel closing", func(m msg) bool { return m.Event == "phx_close" && m.Topic == topic })
 	cut := time.Since(kicked)
 	t.Logf("kicked member's channel closed %v after the kick", cut.Round(time.Microsecond))
 	if cut > time.Second {
 		t.Errorf("kicked member cut off after %v, want within a second", cut)
+	}
+	for _, c := range []*client{host} {
+		c.waitFor("member_removed naming bob and ana", func(m msg) bool {
+			return m.Event == "broadcast" && strings.Contains(string(m.Payload), `"event":"member_removed"`) &&
+				strings.Contains(string(m.Payload), `"user_id":"`+bob.ID()+`"`) && strings.Contains(string(m.Payload), `"by":"`+ana.ID()+`"`) &&
+				strings.Contains(string(m.Payload), `"username":"bob"`)
+		})
 	}
 	host.waitFor("member_left", func(m msg) bool {
 		return m.Event == "broadcast" && strings.Contains(string(m.Payload), `"member_left"`) && strings.Contains(string(m.Payload), bob.ID())

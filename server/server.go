@@ -62,7 +62,15 @@ type Config struct {
 	// HostGrace is how long a room's host may be gone before the server
 	// elects its successor (default 2 s, as the clients wait).
 	HostGrace time.Duration
-	Logger    *slog.Logger
+	// SupabaseLike makes the server behave as Supabase Realtime does: it
+	// checks who may join a channel (private rooms stay members-only) but
+	// not who sends each message on it. Sender ids are not stamped,
+	// host-only events and presence claims are not checked, and no
+	// successor is elected or announced; host changes are recorded only by
+	// claim_host and hand_over. It exists to test what clients must do
+	// themselves on Supabase.
+	SupabaseLike bool
+	Logger       *slog.Logger
 }
 
 // Server is an http.Handler serving the Realtime endpoints.

@@ -1,7 +1,10 @@
 package session
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -124,4 +127,67 @@ func (st Store) Delete(server string) error {
 		return nil
 	}
 	return err
+}
+
+// KeyPath is the file holding this device's signing key for server, next
+// to its session.
+func (st Store) KeyPath(server string) string {
+	return strings.TrimSuffix(st.Path(server), ".json") + ".key"
+}
+
+// SigningKey returns this device's Ed25519 key for server, making and
+// saving one (mode 0600) the first time. Every command on this device uses
+// the same key, so a second terminal of the same user does not replace the
+// public key on the user's room_members row with one its running host
+// does not sign with. Two processes starting at once agree: the first file
+// written wins and the other reads it.
+func (st Store) SigningKey(server string) (ed25519.PrivateKey, error) {
+	path := st.KeyPath(server)
+	if key, err := readKey(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return key, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("saving your signing key: %w", err)
+	}
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".key-*")
+	if err != nil {
+		return nil, fmt.Errorf("saving your signing key: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("saving your signing key: %w", err)
+	}
+	if _, err := tmp.WriteString(base64.StdEncoding.EncodeToString(key.Seed()) + "\n"); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("saving your signing key: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("saving your signing key: %w", err)
+	}
+	// A link, not a rename: it fails if another process saved its key
+	// first, and then that one is everyone's.
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return readKey(path)
+		}
+		return nil, fmt.Errorf("saving your signing key: %w", err)
+	}
+	return key, nil
+}
+
+func readKey(path string) (ed25519.PrivateKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	seed, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(data)))
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("your signing key file %s is damaged: delete it and a new key is made", path)
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
 }

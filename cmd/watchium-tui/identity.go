@@ -3,16 +3,19 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/watchium/watchium-tui/rest"
+	"github.com/watchium/watchium-tui/room"
 	"github.com/watchium/watchium-tui/session"
 )
 
@@ -151,6 +154,20 @@ func profile(ctx context.Context, g globalFlags, k *session.Keeper, avatarURL st
 		_ = k.Refresh(ctx)
 	}
 	return name, avatar
+}
+
+// deviceKey is this device's signing key for g.server, kept beside the
+// session, so every command and terminal of this user on this device puts
+// the same public key on the room_members row. A key file that cannot be
+// read or written costs only this run a key of its own (followers re-read
+// the key when a host's events stop verifying).
+func deviceKey(g globalFlags, log *slog.Logger) ed25519.PrivateKey {
+	key, err := sessionStore().SigningKey(g.server)
+	if err != nil {
+		log.Warn("using a signing key for this run only", "err", err)
+		return room.NewSigningKey()
+	}
+	return key
 }
 
 // restClient is the REST client for g.server, sending the session's token.

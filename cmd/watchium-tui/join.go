@@ -184,6 +184,7 @@ func runJoin(cmd *cobra.Command, roomID string, f joinFlags) error {
 		RoomID: roomID, UserID: l.userID(name), Username: name, AvatarURL: f.avatarURL,
 		WantHost: f.host || adm.Invite != "", Server: f.server, Logger: log, Private: adm.Private, MediaDirs: mediaDirs,
 	}
+	cfg.SigningKey = deviceKey(f.globalFlags, log)
 	if rc, err := restClient(f.globalFlags, l.keeper); err == nil {
 		cfg.Store = roomrest.Store{C: rc}
 		cfg.Admin = roomrest.Admin{C: rc}

@@ -33,6 +33,10 @@ type Table struct {
 	check func(r Row) error
 	// checkNew validates what a new row must have beyond its key.
 	checkNew func(r Row) error
+	// keep carries columns of the stored row into an upsert of it that
+	// leaves them out: SQLite checks NOT NULL on the proposed row before
+	// the upsert's update, where PostgreSQL keeps the old values.
+	keep func(r, old Row)
 }
 
 func (t Table) column(name string) (Column, bool) {
@@ -55,7 +59,7 @@ var Tables = map[string]Table{
 	"room_members": {Name: "room_members", Key: []string{"room_id", "user_id"}, Columns: []Column{
 		{"room_id", "text"}, {"user_id", "text"}, {"username", "text"}, {"avatar_url", "text"},
 		{"joined_at", "timestamptz"}, {"last_seen", "timestamptz"}, {"public_key", "text"},
-	}, touch: touchMember, fill: fillMember},
+	}, touch: touchMember, fill: fillMember, keep: keepJoinedAt},
 	"comments": {Name: "comments", Key: []string{"id"}, Columns: []Column{
 		{"id", "text"}, {"room_id", "text"}, {"user_id", "text"}, {"username", "text"},
 		{"content", "text"}, {"created_at", "timestamptz"}, {"is_system_message", "bool"},
@@ -77,6 +81,14 @@ func checkRoom(r Row) error {
 }
 
 func touchMember(r Row, ts string) { r["last_seen"] = ts }
+
+// keepJoinedAt: a member's row upserted again (another terminal, a key put
+// back) keeps the time it joined.
+func keepJoinedAt(r, old Row) {
+	if r["joined_at"] == nil {
+		r["joined_at"] = old["joined_at"]
+	}
+}
 
 func fillMember(r Row, ts string) { setDefault(r, "joined_at", ts) }
 

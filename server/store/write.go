@@ -81,6 +81,9 @@ func (s *Store) Insert(ctx context.Context, table string, rows []Row, merge bool
 			return nil, nil, err
 		}
 		defaults(t, r, len(old) == 0)
+		if len(old) > 0 && t.keep != nil {
+			t.keep(r, old[0])
+		}
 		if len(old) == 0 {
 			err = validate(t, r)
 		} else {

@@ -9,11 +9,32 @@ import (
 	"testing"
 )
 
-// migrated starts PostgreSQL with Supabase's stubs and every migration.
+// realtimeSend stands in for Realtime's realtime.send(payload, event,
+// topic, private) as Supabase installs it: the broadcast is a row of
+// realtime.messages (extension 'broadcast') that Realtime fans out, and a
+// failure is a warning, never the caller's error.
+const realtimeSend = `
+create function realtime.send(payload jsonb, event text, topic text, private boolean default true)
+returns void language plpgsql as $$
+begin
+  begin
+    execute format('set local realtime.topic to %L', topic);
+    insert into realtime.messages (payload, event, topic, private, extension)
+    values (payload, event, topic, private, 'broadcast');
+  exception when others then
+    raise warning 'ErrorSendingBroadcastMessage: %', sqlerrm;
+  end;
+end;
+$$;
+`
+
+// migrated starts PostgreSQL with Supabase's stubs (realtime.send
+// included) and every migration.
 func migrated(t *testing.T) *pg {
 	t.Helper()
 	p := startPG(t)
 	p.mustSQL(supabaseStubs)
+	p.mustSQL(realtimeSend)
 	files, _ := filepath.Glob("../../supabase/migrations/*.sql")
 	sort.Strings(files)
 	for _, f := range files {
@@ -173,7 +194,50 @@ func TestPrivateRoomsInvitesAndHostClaims(t *testing.T) {
 	if got := must(alice, `select content from public.comments where is_system_message;`); !strings.Contains(got, "bob was removed") {
 		t.Errorf("system message: %q", got)
 	}
+	// The room heard it: member_removed on its private channel, in the
+	// spec's envelope with the fields beside it, naming who removed whom.
+	notice := p.mustSQL(`select event || ' ' || topic || ' ' || private || ' ' || extension || ' ' ||
+		(payload->>'type') || ' ' || (payload->'payload'->>'user_id') || ' ' || (payload->>'by') || ' ' || (payload->>'username')
+		from realtime.messages where event = 'member_removed'`)
+	if want := "member_removed room:den true broadcast member_removed " + bob + " " + alice + " bob"; notice != want {
+		t.Errorf("kick notice %q, want %q", notice, want)
+	}
+	if got, err := p.onChannel(carol, "room:den", `select count(*) from realtime.messages where event = 'member_removed' and topic = 'room:den';`); err != nil || got != "1" {
+		t.Errorf("a member reads the notice on the channel: %q %v", got, err)
+	}
 	// Public rooms are as before: anyone signed in.
 	must(eve, `select public.join_room('lobby');`)
 	must(eve, `insert into public.room_members (room_id, user_id, username) values ('lobby', auth.uid()::text, 'eve');`)
+}
+
+// Without Realtime's realtime.send (a database where Realtime is not set
+// up) the migrations still apply and kick_member still kicks; only the
+// notice is not sent.
+func TestKickWithoutRealtimeSend(t *testing.T) {
+	p := startPG(t)
+	p.mustSQL(supabaseStubs)
+	files, _ := filepath.Glob("../../supabase/migrations/*.sql")
+	sort.Strings(files)
+	for _, f := range files {
+		sql, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.psql(string(sql)); err != nil {
+			t.Fatalf("migration %s does not apply without realtime.send: %v", filepath.Base(f), err)
+		}
+	}
+	code, err := p.as(alice, `select public.create_private_room('den')->>'invite';`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.as(bob, `select public.join_room('den', '`+code+`');`); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := p.as(alice, `select public.kick_member('den', '`+bob+`')->>'removed';`); err != nil || out != "true" {
+		t.Fatalf("kick without realtime.send: %q %v", out, err)
+	}
+	if got := p.mustSQL(`select count(*) from realtime.messages`); got != "0" {
+		t.Errorf("%s messages without realtime.send", got)
+	}
 }

@@ -86,12 +86,22 @@ func signUp(t *testing.T, base, name string) user {
 
 func startServer(t *testing.T) (string, *store.Store) {
 	t.Helper()
+	return startServerWith(t, nil)
+}
+
+// startServerWith runs the embedded server, adjusting its config first.
+func startServerWith(t *testing.T, adjust func(*server.Config)) (string, *store.Store) {
+	t.Helper()
 	st, err := store.Open(":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc := auth.New(auth.Config{Store: st, Secret: []byte("trust-e2e-secret-0123456789abcdef-x"), SignUpsPerHour: -1})
-	srv := server.New(server.Config{Store: st, Auth: svc, HostGrace: 500 * time.Millisecond})
+	cfg := server.Config{Store: st, Auth: svc, HostGrace: 500 * time.Millisecond}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	srv := server.New(cfg)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		hs.CloseClientConnections()
@@ -109,8 +119,23 @@ type peer struct {
 	room *room.Room
 	ch   *realtime.Client
 
-	mu     sync.Mutex
-	closed bool // the server closed our room channel (kicked)
+	mu      sync.Mutex
+	closed  bool // the server closed our room channel (kicked)
+	notices []string
+	// leave stops the member's room and closes its socket (idempotent).
+	leave func()
+}
+
+// noticed reports whether a notice containing text was shown.
+func (p *peer) noticed(text string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, n := range p.notices {
+		if strings.Contains(n, text) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *peer) cutOff() bool {
@@ -127,7 +152,7 @@ func joinPrivate(t *testing.T, base, roomID string, u user, name string, wantHos
 	return joinAs(t, base, roomID, u, name, wantHost, true)
 }
 
-func joinAs(t *testing.T, base, roomID string, u user, name string, wantHost, private bool) *peer {
+func joinAs(t *testing.T, base, roomID string, u user, name string, wantHost, private bool, adjust ...func(*room.Config)) *peer {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -148,10 +173,14 @@ func joinAs(t *testing.T, base, roomID string, u user, name string, wantHost, pr
 		t.Fatal(err)
 	}
 	rc = rc.WithAccessToken(func() string { return u.Token })
-	r, err := room.Join(ctx, c, room.Config{
+	cfg := room.Config{
 		RoomID: roomID, UserID: u.ID, Username: name, WantHost: wantHost, HostGrace: 500 * time.Millisecond,
 		Store: roomrest.Store{C: rc}, Admin: roomrest.Admin{C: rc}, Private: private, Logger: debugLogger(name),
-	}, m)
+	}
+	for _, a := range adjust {
+		a(&cfg)
+	}
+	r, err := room.Join(ctx, c, cfg, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,14 +190,18 @@ func joinAs(t *testing.T, base, roomID string, u user, name string, wantHost, pr
 	go func() { _ = r.Run(runCtx); close(done) }()
 	go func() {
 		for ev := range r.Events() {
-			if n, ok := ev.(room.Notice); ok && strings.Contains(n.Text, "removed from this room") {
+			if n, ok := ev.(room.Notice); ok {
 				p.mu.Lock()
-				p.closed = true
+				p.notices = append(p.notices, n.Text)
+				// The server's word as it closes the channel (the room's own
+				// notice of a member_removed says who removed us).
+				p.closed = p.closed || strings.Contains(n.Text, "the server: You were removed from this room")
 				p.mu.Unlock()
 			}
 		}
 	}()
-	t.Cleanup(func() { stop(); <-done; _ = c.Close() })
+	p.leave = sync.OnceFunc(func() { stop(); <-done; _ = c.Close() })
+	t.Cleanup(p.leave)
 	return p
 }
 

@@ -86,6 +86,11 @@ func TestPrivateRoomWithRealClients(t *testing.T) {
 		t.Errorf("bob reads the chat: %d %s", status, body)
 	}
 
+	eventually(t, 10*time.Second, "ana sees bob", func() bool {
+		s, err := host.room.Snapshot(ctx)
+		return err == nil && len(s.Members) == 2
+	})
+
 	// Kicked: cut off at once; ana's pause no longer reaches bob's mpv.
 	kicked := time.Now()
 	if err := host.room.Kick(ctx, bob.ID); err != nil {
@@ -93,6 +98,21 @@ func TestPrivateRoomWithRealClients(t *testing.T) {
 	}
 	eventually(t, time.Second, "bob's channel closed", func() bool { return friend.cutOff() })
 	t.Logf("bob cut off %v after the kick", time.Since(kicked).Round(time.Millisecond))
+	// The room is told who removed whom (member_removed), bob included.
+	eventually(t, 5*time.Second, "ana sees bob removed", func() bool { return host.noticed("bob was removed by ana") })
+	eventually(t, 5*time.Second, "bob told he was removed", func() bool { return friend.noticed("you were removed from this room by ana") })
+	eventually(t, 5*time.Second, "bob off ana's list", func() bool {
+		s, err := host.room.Snapshot(ctx)
+		if err != nil {
+			return false
+		}
+		for _, m := range s.Members {
+			if m.UserID == bob.ID {
+				return false
+			}
+		}
+		return true
+	})
 	if err := host.room.Pause(ctx); err != nil {
 		t.Fatal(err)
 	}
