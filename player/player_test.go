@@ -522,6 +522,9 @@ func TestLoadFile(t *testing.T) {
 	if err := os.WriteFile(second, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// mpv reports a property only when it differs from what it reported
+	// last: a pause set before it noticed the play would go unreported.
+	waitEvent(t, m, EventUnpaused)
 	drain(m)
 	if err := m.LoadFile(ctx, second, true); err != nil {
 		t.Fatal(err)
