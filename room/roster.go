@@ -120,8 +120,13 @@ func (r *Roster) Broadcast(b realtime.Broadcast) {
 // Reported reports whether every member has reported since the roster
 // first looked, so an onlooker knows its figures are current.
 // A paused web member is not waited for: it re-tracks nothing new, and
-// what it said still holds.
+// what it said still holds. An empty roster has not reported: a member
+// tracks a moment after its channel is up, so "nobody is here" takes the
+// onlooker's whole window to say.
 func (r *Roster) Reported() bool {
+	if len(r.members) == 0 {
+		return false
+	}
 	for _, e := range r.members {
 		if e.stale && !(e.specOnly && !e.playing) {
 			return false

@@ -95,3 +95,14 @@ func TestRosterDeadPlayerIsNeverInSync(t *testing.T) {
 		}
 	}
 }
+
+// An onlooker that finds nobody keeps listening: the member may be about
+// to track (the command-line private-room test caught members printing []
+// while the owner's join was still starting).
+func TestRosterEmptyIsNotReported(t *testing.T) {
+	r := NewRoster()
+	r.Presence(presenceOf("1", map[string]string{}), time.Now())
+	if r.Reported() {
+		t.Fatal("an empty presence state counted as everyone having reported")
+	}
+}
