@@ -5,7 +5,8 @@
 // and restarts the server when this script prints "RESTART".
 //
 // Protocol with the Go side: one JSON line per step on stdout
-// ({"step":…}), "RESTART" to ask for a restart, exit code 0 on success.
+// ({"step":…}), "RESTART" to ask for a restart (answered "RESTARTED"), then
+// "CHECKED" once the Go side saw everyone back; exit code 0 on success.
 import { RealtimeClient } from '@supabase/realtime-js'
 import WebSocket from 'ws'
 import assert from 'node:assert/strict'
@@ -60,6 +61,8 @@ function subscribe(ch, presence) {
 
 const stdin = readline.createInterface({ input: process.stdin })
 const restarted = new Promise((resolve) => stdin.on('line', (l) => { if (l.trim() === 'RESTARTED') resolve() }))
+// The Go side checks everyone's presence after the restart before js2 leaves.
+const checked = new Promise((resolve) => stdin.on('line', (l) => { if (l.trim() === 'CHECKED') resolve() }))
 
 async function main() {
   const c1 = client()
@@ -147,6 +150,7 @@ async function main() {
   assert.equal(await ch1.send({ type: 'broadcast', event: 'after', payload: { ok: true } }), 'ok')
   await until('js2 receives after restart', () => got2.find((m) => m.event === 'after'))
   step('restart')
+  await checked
 
   // Leave: js1 sees js2's leave.
   await ch2.unsubscribe()
