@@ -10,9 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // eventBuffer holds ~40 s of EventPosition at 25 fps before dropping.
@@ -236,6 +234,10 @@ func (m *MPV) property(msg *message, at time.Time) {
 // event runs with m.mu held.
 func (m *MPV) event(msg *message, at time.Time) {
 	switch msg.Event {
+	case "start-file":
+		// The old file's position no longer holds, and mpv may report the
+		// new one only after the load's playback-restart.
+		m.st.Pos, m.st.PosAt = 0, at
 	case "file-loaded":
 		m.st.Loaded, m.eofSent = true, false
 		m.emit(EventFileLoaded, at, false)
@@ -363,123 +365,6 @@ func (m *MPV) shutdown(rerr error) {
 	close(m.done)
 }
 
-// Call sends a raw command (e.g. "get_property", "volume") and returns mpv's
-// data. Without a deadline on ctx it waits at most 10 s.
-func (m *MPV) Call(ctx context.Context, args ...any) (json.RawMessage, error) {
-	if len(args) == 0 {
-		return nil, errors.New("player: Call needs a command name")
-	}
-	ctx, cancel := withDefaultTimeout(ctx)
-	defer cancel()
-	what := describe(args)
-	ch := make(chan reply, 1)
-	id := m.nextID.Add(1)
-	m.mu.Lock()
-	if m.pending == nil {
-		err := m.err
-		m.mu.Unlock()
-		return nil, err
-	}
-	m.pending[id] = func(r reply) { ch <- r }
-	m.mu.Unlock()
-	forget := func() {
-		m.mu.Lock()
-		if m.pending != nil {
-			delete(m.pending, id)
-		}
-		m.mu.Unlock()
-	}
-	if err := m.send(ctx, id, args); err != nil {
-		forget()
-		if errors.Is(err, ErrClosed) {
-			return nil, err
-		}
-		if ctx.Err() != nil {
-			return nil, ctxErr(ctx, what)
-		}
-		return nil, fmt.Errorf("mpv %s: writing to mpv: %w", what, err)
-	}
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			if errors.Is(r.err, ErrClosed) {
-				return nil, r.err
-			}
-			return nil, fmt.Errorf("mpv %s: %w", what, r.err)
-		}
-		return r.data, nil
-	case <-ctx.Done():
-		forget()
-		return nil, ctxErr(ctx, what)
-	}
-}
-
-// outLine is one message for writeLoop; done (buffered) gets the result,
-// which nobody may be waiting for any more.
-type outLine struct {
-	b    []byte
-	done chan error
-}
-
-// writeStall is how long one write to mpv may block before mpv counts as
-// frozen: it reads its IPC socket between frames even while paused or
-// buffering, so seconds without reading is a hung process. The connection
-// is then closed, and every call fails at once rather than one by one.
-const writeStall = 10 * time.Second
-
-// writeLoop is the only writer of the connection.
-func (m *MPV) writeLoop() {
-	for {
-		select {
-		case l := <-m.out:
-			_ = m.conn.SetWriteDeadline(time.Now().Add(writeStall))
-			n, err := m.conn.Write(l.b)
-			if err != nil {
-				m.log.Warn("mpv: writing a command failed; closing the connection", "err", err, "partial", n > 0)
-				// Half a message may be on the wire, and nothing after it
-				// would parse; or mpv stopped reading altogether.
-				m.conn.Close()
-			}
-			l.done <- err
-		case <-m.done:
-			return
-		}
-	}
-}
-
-// send hands one message to writeLoop and waits for it to be written, or
-// for ctx, whichever comes first.
-func (m *MPV) send(ctx context.Context, id int64, args []any) error {
-	b, err := json.Marshal(request{Command: args, RequestID: id})
-	if err != nil {
-		return fmt.Errorf("encoding command: %w", err)
-	}
-	l := outLine{b: append(b, '\n'), done: make(chan error, 1)}
-	select {
-	case m.out <- l:
-	case <-m.done:
-		return m.Err()
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-l.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func mpvError(s string) error {
-	if s == "property unavailable" {
-		return ErrUnavailable
-	}
-	if s == "" {
-		s = "no error field in reply"
-	}
-	return errors.New(s)
-}
-
 func number(d json.RawMessage) (float64, bool) {
 	if len(d) == 0 {
 		return 0, false
@@ -503,23 +388,4 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-func describe(args []any) string {
-	parts := make([]string, len(args))
-	for i, a := range args {
-		parts[i] = truncate(fmt.Sprint(a), 60)
-	}
-	return strings.Join(parts, " ")
-}
-
-// truncate shortens s for a log line, without splitting a character.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "..."
 }
