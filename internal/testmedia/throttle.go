@@ -51,7 +51,11 @@ func ServeThrottled(path string, bytesPerSecond int64) (*Throttled, error) {
 	return t, nil
 }
 
-// slowWriter paces writes in 50 ms slices of the current rate.
+// slowWriter paces writes at the current rate: each piece (at most 50 ms
+// of the rate) is followed by the time it takes at that rate. A fixed 50 ms
+// pause per Write capped the link at 32 KiB per 50 ms (ServeContent writes
+// 32 KiB at a time), so "ten times the bitrate" of a 1080p file was about
+// two, and seeks over the fast link took seconds.
 type slowWriter struct {
 	http.ResponseWriter
 	rate *atomic.Int64
@@ -74,8 +78,9 @@ func (s *slowWriter) Write(p []byte) (int, error) {
 			f.Flush()
 		}
 		p = p[n:]
+		pace := time.Duration(int64(n) * int64(time.Second) / max(s.rate.Load(), 1))
 		select {
-		case <-time.After(throttleSlice): // pacing the link, not waiting on a condition
+		case <-time.After(pace): // pacing the link, not waiting on a condition
 		case <-s.done:
 			return written, http.ErrAbortHandler
 		}
