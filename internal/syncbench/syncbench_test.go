@@ -60,11 +60,14 @@ func TestSeekHarnessRuns(t *testing.T) {
 	if r.HostSeek.N != 2 || r.Within.N != 2 || r.Settled.N != 2 || r.After.N == 0 {
 		t.Fatalf("measured %+v", r)
 	}
-	b, err := RunBuffering(context.Background(), cfg, 1)
+	// Two cycles: under a full -race suite on two cores one cycle's
+	// stream can miss its 20 s window (seen once); the harness must still
+	// measure the other.
+	b, err := RunBuffering(context.Background(), cfg, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Ready.N != 1 {
+	if b.Ready.N == 0 || b.Held == 0 {
 		t.Fatalf("buffering measured %+v", b)
 	}
 	if _, err := exec.LookPath("syncplay"); err != nil {
