@@ -98,26 +98,34 @@ func (st Store) Save(server string, s *Session) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".session-*")
-	if err != nil {
+	if err := writePrivate(path, ".session-*", data, os.Rename); err != nil {
 		return fmt.Errorf("saving your session: %w", err)
+	}
+	return nil
+}
+
+// writePrivate writes data to a temporary file (mode 0600) beside path and
+// then places it at path with place: os.Rename replaces what is there, a
+// crash leaving the old file or the new one, never half of one; os.Link
+// fails (fs.ErrExist) if another process placed its file first.
+func writePrivate(path, pattern string, data []byte, place func(oldpath, newpath string) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), pattern)
+	if err != nil {
+		return err
 	}
 	defer os.Remove(tmp.Name())
 	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()
-		return fmt.Errorf("saving your session: %w", err)
+		return err
 	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
-		return fmt.Errorf("saving your session: %w", err)
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("saving your session: %w", err)
+		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("saving your session: %w", err)
-	}
-	return nil
+	return place(tmp.Name(), path)
 }
 
 // Delete forgets server's session; no session is not an error.
@@ -153,28 +161,13 @@ func (st Store) SigningKey(server string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".key-*")
-	if err != nil {
-		return nil, fmt.Errorf("saving your signing key: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("saving your signing key: %w", err)
-	}
-	if _, err := tmp.WriteString(base64.StdEncoding.EncodeToString(key.Seed()) + "\n"); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("saving your signing key: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, fmt.Errorf("saving your signing key: %w", err)
-	}
 	// A link, not a rename: it fails if another process saved its key
 	// first, and then that one is everyone's.
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return readKey(path)
-		}
+	err = writePrivate(path, ".key-*", []byte(base64.StdEncoding.EncodeToString(key.Seed())+"\n"), os.Link)
+	if errors.Is(err, fs.ErrExist) {
+		return readKey(path)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("saving your signing key: %w", err)
 	}
 	return key, nil
