@@ -104,12 +104,10 @@ func (r *Room) proposeHost(id string, since float64, once bool) {
 		return
 	}
 	g := &s.gate
-	if until, ok := g.ignored[id]; ok {
-		if r.now().Before(until) {
-			return
-		}
-		delete(g.ignored, id)
+	if r.ignoredHost(id) {
+		return
 	}
+	delete(g.ignored, id)
 	if c := g.checks[id]; c != nil {
 		// A check is under way; a claim made after the host left gets the
 		// full window even if the first was a single read.
@@ -127,24 +125,21 @@ func (r *Room) proposeHost(id string, since float64, once bool) {
 
 // readHostRow reads the room row after d, off the room's goroutine.
 func (r *Room) readHostRow(claimant string, d time.Duration) {
-	read := func() {
-		st := r.store()
-		if st == nil {
-			r.in.put(inHostRow{claimant: claimant, err: ErrNoStore})
-			return
-		}
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			rs, ok, err := st.RoomState(ctx, r.cfg.RoomID)
-			r.in.put(inHostRow{claimant: claimant, st: rs, ok: ok, err: err})
-		}()
-	}
-	if d <= 0 {
-		read()
+	if d > 0 {
+		r.later(d, func() { r.readHostRow(claimant, 0) })
 		return
 	}
-	time.AfterFunc(d, read)
+	st := r.store()
+	if st == nil {
+		r.in.put(inHostRow{claimant: claimant, err: ErrNoStore})
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		rs, ok, err := st.RoomState(ctx, r.cfg.RoomID)
+		r.in.put(inHostRow{claimant: claimant, st: rs, ok: ok, err: err})
+	}()
 }
 
 // onHostRow decides a claim on the room's goroutine.
