@@ -9,6 +9,7 @@ package faultbench
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/watchium/watchium-tui/internal/testmedia"
+	"github.com/watchium/watchium-tui/phx"
 	"github.com/watchium/watchium-tui/player"
 	"github.com/watchium/watchium-tui/realtime"
 	"github.com/watchium/watchium-tui/room"
@@ -396,11 +399,16 @@ func runFlood(ctx context.Context, h *harness) (Sample, error) {
 	defer ws.Close()
 	topic := "realtime:room:" + h.room
 	told := make(chan time.Time, 1)
+	joined := make(chan struct{})
 	go func() {
 		for {
 			_, data, err := ws.ReadMessage()
 			if err != nil {
 				return
+			}
+			if m, err := phx.DecodeText(data); err == nil && m.Event == phx.EventReply && m.Ref == "1" {
+				close(joined)
+				continue
 			}
 			if strings.Contains(string(data), "Too many messages per second") {
 				told <- time.Now()
@@ -408,13 +416,28 @@ func runFlood(ctx context.Context, h *harness) (Sample, error) {
 			}
 		}
 	}()
-	_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"topic":"`+topic+`","event":"phx_join","ref":"1","join_ref":"1","payload":{"config":{}}}`))
-	time.Sleep(200 * time.Millisecond) // the join settles before the flood (not a condition: the flood is the test)
+	send := func(m phx.Message) error {
+		frame, err := phx.EncodeText(phx.VSN1, m)
+		if err != nil {
+			return err
+		}
+		return ws.WriteMessage(websocket.TextMessage, frame)
+	}
+	if err := send(phx.Message{Topic: topic, Event: phx.EventJoin, Ref: "1", JoinRef: "1", Payload: json.RawMessage(`{"config":{}}`)}); err != nil {
+		chat.finish()
+		return Sample{}, err
+	}
+	select {
+	case <-joined:
+	case <-time.After(10 * time.Second):
+		chat.finish()
+		return Sample{}, fmt.Errorf("the flooding client's join was never answered")
+	}
 	t0 := time.Now()
 	go func() {
-		body := `{"type":"broadcast","event":"spam","payload":{"x":"` + strings.Repeat("x", 200) + `"}}`
+		body, _ := json.Marshal(map[string]any{"type": "broadcast", "event": "spam", "payload": map[string]string{"x": strings.Repeat("x", 200)}})
 		for i := 0; i < 10000; i++ {
-			if ws.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`{"topic":"%s","event":"broadcast","ref":"%d","join_ref":"1","payload":%s}`, topic, i+2, body))) != nil {
+			if send(phx.Message{Topic: topic, Event: phx.EventBroadcast, Ref: strconv.Itoa(i + 2), JoinRef: "1", Payload: body}) != nil {
 				return
 			}
 		}
