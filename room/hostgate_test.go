@@ -219,17 +219,9 @@ func TestGateFollowsASignedHandOver(t *testing.T) {
 // The server's unsigned copy of a recorded control (sync/control) carries
 // the host's epoch and seq: it is no forgery, whichever comes first.
 func TestServerCopiesAreNotCountedUnverified(t *testing.T) {
-	bus := newFakeBus()
 	aliceKey := NewSigningKey()
 	st := &keyStore{keys: map[string]string{"alice": EncodePublicKey(aliceKey.Public().(ed25519.PublicKey))}}
-	hc := fastConfig("alice", true)
-	hc.Store, hc.SigningKey = st, aliceKey
-	h := addMember(t, bus, hc)
-	waitCond(t, "alice hosts", hostIs(t, h, "alice"))
-	fc := fastConfig("bob", false)
-	fc.Store = st
-	f := addMember(t, bus, fc)
-	waitCond(t, "bob knows alice's key", func() bool { return f.hostKeyKnown(t) })
+	bus, h, f := signedPair(t, st, aliceKey)
 	epoch := h.room.sEpochForTest()
 	event := func(seq uint64, pos float64, signed bool) Envelope {
 		e, _ := NewEnvelope(TypeSeek, "r", playback("alice", pos, epoch, seq), time.Now())

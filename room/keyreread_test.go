@@ -19,17 +19,9 @@ func (k *keyStore) setKey(id string, pub ed25519.PublicKey) {
 // failing to verify, reads the key again and follows the host; a forgery
 // right after is still dropped, without another read.
 func TestFollowerRereadsTheHostKeyWhenItChanges(t *testing.T) {
-	bus := newFakeBus()
 	first, second, mallory := NewSigningKey(), NewSigningKey(), NewSigningKey()
 	st := &keyStore{keys: map[string]string{}}
-	hc := fastConfig("alice", true)
-	hc.Store, hc.SigningKey = st, first
-	h := addMember(t, bus, hc)
-	waitCond(t, "alice hosts", hostIs(t, h, "alice"))
-	fc := fastConfig("bob", false)
-	fc.Store = st
-	f := addMember(t, bus, fc)
-	waitCond(t, "bob knows alice's key", func() bool { return f.hostKeyKnown(t) })
+	bus, h, f := signedPair(t, st, first)
 	epoch := h.room.sEpochForTest()
 	seek := func(key ed25519.PrivateKey, seq uint64, pos float64) Envelope {
 		e, _ := NewEnvelope(TypeSeek, "r", playback("alice", pos, epoch, seq), time.Now())
@@ -52,17 +44,9 @@ func TestFollowerRereadsTheHostKeyWhenItChanges(t *testing.T) {
 // Supabase anyone may send one, fast and false) never reaches the clock
 // estimate; the host's own signed replies do.
 func TestForgedProbeRepliesAreDropped(t *testing.T) {
-	bus := newFakeBus()
 	aliceKey := NewSigningKey()
 	st := &keyStore{keys: map[string]string{}}
-	hc := fastConfig("alice", true)
-	hc.Store, hc.SigningKey = st, aliceKey
-	h := addMember(t, bus, hc)
-	waitCond(t, "alice hosts", hostIs(t, h, "alice"))
-	fc := fastConfig("bob", false)
-	fc.Store = st
-	f := addMember(t, bus, fc)
-	waitCond(t, "bob knows alice's key", func() bool { return f.hostKeyKnown(t) })
+	bus, _, f := signedPair(t, st, aliceKey)
 	clockSamples := func() int {
 		var n int
 		_ = f.room.do(context.Background(), func() error { n = f.room.s.clock.Len(); return nil })

@@ -152,18 +152,10 @@ func (m *member) hostKeyKnown(t *testing.T) bool {
 // host events reach the follower; it drops every one the host did not
 // sign, and still follows what the host did.
 func TestFollowerDropsHostEventsTheHostDidNotSign(t *testing.T) {
-	bus := newFakeBus()
 	aliceKey, mallory := NewSigningKey(), NewSigningKey()
 	st := &keyStore{keys: map[string]string{"alice": EncodePublicKey(aliceKey.Public().(ed25519.PublicKey))}}
-	hc := fastConfig("alice", true)
-	hc.Store, hc.SigningKey = st, aliceKey
-	h := addMember(t, bus, hc)
-	waitCond(t, "alice hosts", hostIs(t, h, "alice"))
-	fc := fastConfig("bob", false)
-	fc.Store = st
-	f := addMember(t, bus, fc)
+	bus, h, f := signedPair(t, st, aliceKey)
 	waitCond(t, "bob sees alice", hostIs(t, f, "alice"))
-	waitCond(t, "bob knows alice's key", func() bool { return f.hostKeyKnown(t) })
 	// Alice records a pause, so the database names her host.
 	h.player.set(func(s *playerState) { s.Pos = 1 })
 	h.player.events <- playerEvent(eventPaused, 1)
@@ -209,3 +201,19 @@ func TestFollowerDropsHostEventsTheHostDidNotSign(t *testing.T) {
 }
 
 func (s *keyStore) SavePlaylist(context.Context, string, Playlist) error { return nil }
+
+// signedPair is alice hosting with key, her store st, and bob following
+// her, once bob has read her key.
+func signedPair(t *testing.T, st *keyStore, key ed25519.PrivateKey) (*fakeBus, *member, *member) {
+	t.Helper()
+	bus := newFakeBus()
+	hc := fastConfig("alice", true)
+	hc.Store, hc.SigningKey = st, key
+	h := addMember(t, bus, hc)
+	waitCond(t, "alice hosts", hostIs(t, h, "alice"))
+	fc := fastConfig("bob", false)
+	fc.Store = st
+	f := addMember(t, bus, fc)
+	waitCond(t, "bob knows alice's key", func() bool { return f.hostKeyKnown(t) })
+	return bus, h, f
+}
