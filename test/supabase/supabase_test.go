@@ -149,20 +149,7 @@ const (
 func TestMigrationRLSAndSyncControl(t *testing.T) {
 	p := startPG(t)
 	p.mustSQL(supabaseStubs)
-	files, _ := filepath.Glob("../../supabase/migrations/*.sql")
-	if len(files) == 0 {
-		t.Fatal("no migrations found")
-	}
-	sort.Strings(files)
-	for _, f := range files {
-		sql, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.psql(string(sql)); err != nil {
-			t.Fatalf("migration %s does not apply: %v", filepath.Base(f), err)
-		}
-	}
+	p.applyMigrations(t, "")
 	if got := p.mustSQL(`select count(*) from pg_publication_tables where pubname = 'supabase_realtime'`); got != "3" {
 		t.Fatalf("tables in the realtime publication: %s", got)
 	}
@@ -234,5 +221,25 @@ func TestMigrationRLSAndSyncControl(t *testing.T) {
 	}
 	if got := must(eve, `select count(*) from public.comments;`); got != "0" {
 		t.Fatalf("eve reads %s comments", got)
+	}
+}
+
+// applyMigrations applies every migration in order; what the database
+// lacks (when) goes into the failure.
+func (p *pg) applyMigrations(t *testing.T, when string) {
+	t.Helper()
+	files, _ := filepath.Glob("../../supabase/migrations/*.sql")
+	if len(files) == 0 {
+		t.Fatal("no migrations found")
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		sql, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.psql(string(sql)); err != nil {
+			t.Fatalf("migration %s does not apply%s: %v", filepath.Base(f), when, err)
+		}
 	}
 }

@@ -2,9 +2,6 @@ package supabase
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 )
@@ -35,17 +32,7 @@ func migrated(t *testing.T) *pg {
 	p := startPG(t)
 	p.mustSQL(supabaseStubs)
 	p.mustSQL(realtimeSend)
-	files, _ := filepath.Glob("../../supabase/migrations/*.sql")
-	sort.Strings(files)
-	for _, f := range files {
-		sql, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.psql(string(sql)); err != nil {
-			t.Fatalf("migration %s does not apply: %v", filepath.Base(f), err)
-		}
-	}
+	p.applyMigrations(t, "")
 	return p
 }
 
@@ -216,17 +203,7 @@ func TestPrivateRoomsInvitesAndHostClaims(t *testing.T) {
 func TestKickWithoutRealtimeSend(t *testing.T) {
 	p := startPG(t)
 	p.mustSQL(supabaseStubs)
-	files, _ := filepath.Glob("../../supabase/migrations/*.sql")
-	sort.Strings(files)
-	for _, f := range files {
-		sql, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.psql(string(sql)); err != nil {
-			t.Fatalf("migration %s does not apply without realtime.send: %v", filepath.Base(f), err)
-		}
-	}
+	p.applyMigrations(t, " without realtime.send")
 	code, err := p.as(alice, `select public.create_private_room('den')->>'invite';`)
 	if err != nil {
 		t.Fatal(err)
