@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 )
 
 // Wait for everyone: when the host seeks while playing, its own mpv lands
@@ -17,14 +16,6 @@ import (
 
 // typeReady is a follower's "landed on the round's target" (our event).
 const typeReady = "sync_ready"
-
-// roundStartLead is the least time between a round's start being sent and
-// everyone starting; the round otherwise uses a /play's lead (the slowest
-// one-way delay plus a margin). Everyone has landed and waits paused, so
-// their unpause is as quick as a /play's; the extra floor covers a machine
-// still busy from the decode. It was 150 ms, which alone put every settled
-// seek 100 ms behind what the members' decoding made necessary.
-const roundStartLead = 50 * time.Millisecond
 
 type readyPayload struct {
 	UserID string `json:"user_id"`
@@ -122,7 +113,11 @@ func (r *Room) startRound(timedOut bool) {
 	if st := r.player.State(); st.Loaded && !st.Seeking {
 		pos = st.Pos // the frame we actually landed on
 	}
-	lead := max(r.playLead(), roundStartLead)
+	// Everyone has landed and waits paused, so their unpause is as quick
+	// as after a /play, and the round uses a /play's lead. (A floor of
+	// 150 ms, later 50, put every settled seek that much behind what the
+	// members' decoding made necessary.)
+	lead := r.playLead()
 	p := r.hostPayload(pos, r.now().Add(lead), rd.speed)
 	r.post(TypePlay, p)
 	r.recordControl(TypePlay, p)

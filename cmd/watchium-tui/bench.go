@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -257,11 +258,13 @@ prints both side by side.`,
 			if media == "hevc" && !testmedia.HasEncoder("libx265") {
 				return errors.New("--media hevc: this ffmpeg has no libx265 encoder")
 			}
+			// Ours and Syncplay's runs seek to the same targets.
+			seed := rand.Uint64()
 			var results []syncbench.SeekResult
 			for _, n := range followers {
 				fmt.Fprintf(cmd.ErrOrStderr(), "running %s with %d follower(s)…\n", media, n)
 				r, err := syncbench.RunSeeks(cmd.Context(), syncbench.SeekConfig{
-					Media: spec, MediaName: media, Followers: n, Seeks: seeks, NoConverge: noConverge, Log: cmd.ErrOrStderr(),
+					Media: spec, MediaName: media, Followers: n, Seeks: seeks, NoConverge: noConverge, Seed: seed, Log: cmd.ErrOrStderr(),
 				})
 				if err != nil {
 					return err
@@ -284,7 +287,7 @@ prints both side by side.`,
 			for _, n := range followers {
 				fmt.Fprintf(cmd.ErrOrStderr(), "running Syncplay on %s with %d follower(s)…\n", media, n)
 				r, err := syncbench.RunSyncplaySeeks(cmd.Context(), syncbench.SeekConfig{
-					Media: spec, MediaName: media + " (Syncplay)", Followers: n, Seeks: seeks, NoConverge: true, Log: cmd.ErrOrStderr(),
+					Media: spec, MediaName: media + " (Syncplay)", Followers: n, Seeks: seeks, NoConverge: true, Seed: seed, Log: cmd.ErrOrStderr(),
 				})
 				if err != nil {
 					return err

@@ -24,7 +24,11 @@ type SeekConfig struct {
 	Followers  int
 	Seeks      int
 	NoConverge bool
-	Log        io.Writer
+	// Seed picks the seek targets. How long an exact seek takes depends
+	// on how far its target lies past a keyframe, so runs compared with
+	// each other (ours and Syncplay's) seek to the same targets.
+	Seed uint64
+	Log  io.Writer
 }
 
 // SeekResult is one run's figures, in milliseconds.
@@ -116,7 +120,7 @@ func RunSeeks(ctx context.Context, cfg SeekConfig) (SeekResult, error) {
 	for _, f := range fols {
 		fps = append(fps, f.mpv)
 	}
-	res.HostSeek, res.Within, res.Settled, res.After, res.Excess = measureSeeks(ctx, host.mpv, fps, duration, cfg.Seeks, logf)
+	res.HostSeek, res.Within, res.Settled, res.After, res.Excess = measureSeeks(ctx, host.mpv, fps, duration, cfg, logf)
 	for _, f := range fols {
 		if s, err := f.room.Snapshot(ctx); err == nil {
 			res.Seeks += s.Sync.Seeks
@@ -143,12 +147,14 @@ type seekPlayer interface {
 	Seek(ctx context.Context, seconds float64) error
 }
 
-// measureSeeks seeks the host to random places while everyone plays and
-// samples all positions every seekSample.
-func measureSeeks(ctx context.Context, host seekPlayer, fols []seekPlayer, duration float64, seeks int, logf func(string, ...any)) (hostSeek, within, settled, after, excess Stats) {
+// measureSeeks seeks the host to cfg.Seeks places (drawn from cfg.Seed)
+// while everyone plays and samples all positions every seekSample.
+func measureSeeks(ctx context.Context, host seekPlayer, fols []seekPlayer, duration float64, cfg SeekConfig, logf func(string, ...any)) (hostSeek, within, settled, after, excess Stats) {
 	var hostSeekMS, withinMS, settledMS, afterMS, excessMS []float64
-	for i := 0; i < seeks && ctx.Err() == nil; i++ {
-		target := 20 + rand.Float64()*(duration-60)
+	var neverWithin, neverSettled int
+	targets := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed))
+	for i := 0; i < cfg.Seeks && ctx.Err() == nil; i++ {
+		target := 20 + targets.Float64()*(duration-60)
 		start := time.Now()
 		landed := make(chan time.Time, 1)
 		go func() {
@@ -205,6 +211,8 @@ func measureSeeks(ctx context.Context, host seekPlayer, fols []seekPlayer, durat
 		}
 		if !withinAt.IsZero() {
 			withinMS = append(withinMS, ms(withinAt.Sub(start)))
+		} else {
+			neverWithin++
 		}
 		if !settledAt.IsZero() {
 			settledMS = append(settledMS, ms(settledAt.Sub(start)))
@@ -212,10 +220,11 @@ func measureSeeks(ctx context.Context, host seekPlayer, fols []seekPlayer, durat
 				excessMS = append(excessMS, ms(settledAt.Sub(hostLanded)))
 			}
 		} else {
+			neverSettled++
 			logf("  seek %d to %.1f s never settled within %v", i+1, target, seekWindow)
 		}
 	}
-	return summarize(hostSeekMS), summarize(withinMS), summarize(settledMS), summarize(afterMS), summarize(excessMS)
+	return summarize(hostSeekMS), summarizeMissed(withinMS, neverWithin), summarizeMissed(settledMS, neverSettled), summarize(afterMS), summarizeMissed(excessMS, neverSettled)
 }
 
 func ms(d time.Duration) float64 { return d.Seconds() * 1000 }
@@ -224,7 +233,7 @@ func ms(d time.Duration) float64 { return d.Seconds() * 1000 }
 func FormatSeekTable(w io.Writer, rs []SeekResult) {
 	fmt.Fprintf(w, "%-44s %8s %8s %8s %8s %5s\n", "metric (ms)", "p50", "p95", "p99", "max", "n")
 	row := func(name string, s Stats) {
-		fmt.Fprintf(w, "%-44s %8.1f %8.1f %8.1f %8.1f %5d\n", name, s.P50, s.P95, s.P99, s.Max, s.N)
+		fmt.Fprintf(w, "%-44s %8s %8s %8s %8s %5d\n", name, msCell(s.P50), msCell(s.P95), msCell(s.P99), msCell(s.Max), s.N)
 	}
 	for _, r := range rs {
 		fmt.Fprintf(w, "\n%s, %d follower(s), host seeks while playing\n", r.Config.MediaName, r.Config.Followers)
@@ -252,7 +261,7 @@ func FormatSeekComparison(w io.Writer, ours, theirs []SeekResult) {
 		t := theirs[i]
 		fmt.Fprintf(w, "\n%s, %d follower(s): watchium vs Syncplay, p50 / p95 ms (ratio watchium ÷ Syncplay)\n", o.Config.MediaName, o.Config.Followers)
 		row := func(name string, a, b Stats) {
-			fmt.Fprintf(w, "%-40s %8.1f / %-8.1f %8.1f / %-8.1f %7s / %-7s\n", name, a.P50, a.P95, b.P50, b.P95, Ratio(a.P50, b.P50), Ratio(a.P95, b.P95))
+			fmt.Fprintf(w, "%-40s %8s / %-8s %8s / %-8s %7s / %-7s\n", name, msCell(a.P50), msCell(a.P95), msCell(b.P50), msCell(b.P95), seekRatio(a.P50, b.P50), seekRatio(a.P95, b.P95))
 		}
 		row("host's own seek", o.HostSeek, t.HostSeek)
 		row("seek → within 0.2 s", o.Within, t.Within)
@@ -261,6 +270,30 @@ func FormatSeekComparison(w io.Writer, ours, theirs []SeekResult) {
 		row("|offset| after settling", o.After, t.After)
 		fmt.Fprintf(w, "%-40s %8d of %-3d %8d of %-3d\n", "seeks that settled within 10 s", o.Settled.N, o.HostSeek.N, t.Settled.N, t.HostSeek.N)
 	}
+}
+
+// msCell prints a figure, or "never" for one among the misses (beyond the
+// 10 s window).
+func msCell(v float64) string {
+	if math.IsInf(v, 1) {
+		return "never"
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+// seekRatio is Ratio where a miss counts as the whole window: a bound, not
+// a figure.
+func seekRatio(ours, theirs float64) string {
+	window := ms(seekWindow)
+	switch {
+	case math.IsInf(ours, 1) && math.IsInf(theirs, 1):
+		return "–"
+	case math.IsInf(theirs, 1):
+		return "<" + Ratio(ours, window)
+	case math.IsInf(ours, 1):
+		return ">" + Ratio(window, theirs)
+	}
+	return Ratio(ours, theirs)
 }
 
 // startServer runs an embedded server on loopback for one run (with a

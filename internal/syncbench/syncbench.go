@@ -40,16 +40,26 @@ type Config struct {
 type Stats struct {
 	N                  int
 	P50, P95, P99, Max float64
+	// Missed counts attempts that never got there (a seek that never
+	// settled). They rank above every N that did, so a percentile that
+	// falls among them is +Inf: a run that settles 5 of 20 seeks has no
+	// p50, not the p50 of its 5 best.
+	Missed int
 }
 
-func summarize(xs []float64) Stats {
-	if len(xs) == 0 {
+func summarize(xs []float64) Stats { return summarizeMissed(xs, 0) }
+
+func summarizeMissed(xs []float64, missed int) Stats {
+	if len(xs)+missed == 0 {
 		return Stats{}
 	}
 	s := append([]float64(nil), xs...)
 	sort.Float64s(s)
+	for range missed {
+		s = append(s, math.Inf(1))
+	}
 	q := func(p float64) float64 { return s[min(len(s)-1, int(math.Ceil(p*float64(len(s))))-1)] }
-	return Stats{N: len(s), P50: q(0.50), P95: q(0.95), P99: q(0.99), Max: s[len(s)-1]}
+	return Stats{N: len(xs), Missed: missed, P50: q(0.50), P95: q(0.95), P99: q(0.99), Max: s[len(s)-1]}
 }
 
 // Result is one run's figures, all in milliseconds.

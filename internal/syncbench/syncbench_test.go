@@ -2,6 +2,7 @@ package syncbench
 
 import (
 	"context"
+	"math"
 	"os"
 	"os/exec"
 	"testing"
@@ -81,5 +82,29 @@ func TestSeekHarnessRuns(t *testing.T) {
 	}
 	if s.HostSeek.N != 1 {
 		t.Fatalf("syncplay measured %+v", s)
+	}
+}
+
+// A run that settles few seeks must not report the percentiles of its best.
+func TestMissedSeeksRankLast(t *testing.T) {
+	s := summarizeMissed([]float64{100, 200, 300, 400, 500}, 15)
+	if s.N != 5 || s.Missed != 15 || !math.IsInf(s.P50, 1) || !math.IsInf(s.P95, 1) {
+		t.Fatalf("5 of 20 settled: got %+v, want p50 and p95 never", s)
+	}
+	if s := summarizeMissed([]float64{100, 200, 300}, 1); s.P50 != 200 || !math.IsInf(s.Max, 1) {
+		t.Fatalf("3 of 4 settled: got %+v, want p50 200 and max never", s)
+	}
+	for _, c := range []struct {
+		ours, theirs float64
+		want         string
+	}{
+		{500, 1000, "0.50×"},
+		{500, math.Inf(1), "<0.05×"},
+		{math.Inf(1), 500, ">20.00×"},
+		{math.Inf(1), math.Inf(1), "–"},
+	} {
+		if got := seekRatio(c.ours, c.theirs); got != c.want {
+			t.Errorf("seekRatio(%v, %v) = %q, want %q", c.ours, c.theirs, got, c.want)
+		}
 	}
 }

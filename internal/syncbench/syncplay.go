@@ -129,7 +129,7 @@ func RunSyncplaySeeks(ctx context.Context, cfg SeekConfig) (SeekResult, error) {
 	for _, p := range players[1:] {
 		fols = append(fols, p)
 	}
-	res.HostSeek, res.Within, res.Settled, res.After, res.Excess = measureSeeks(ctx, host, fols, host.State().Duration, cfg.Seeks, logf)
+	res.HostSeek, res.Within, res.Settled, res.After, res.Excess = measureSeeks(ctx, host, fols, host.State().Duration, cfg, logf)
 	res.Config.NoConverge = true
 	return res, nil
 }
