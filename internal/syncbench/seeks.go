@@ -260,14 +260,17 @@ func FormatSeekComparison(w io.Writer, ours, theirs []SeekResult) {
 		}
 		t := theirs[i]
 		fmt.Fprintf(w, "\n%s, %d follower(s): watchium vs Syncplay, p50 / p95 ms (ratio watchium ÷ Syncplay)\n", o.Config.MediaName, o.Config.Followers)
-		row := func(name string, a, b Stats) {
-			fmt.Fprintf(w, "%-40s %8s / %-8s %8s / %-8s %7s / %-7s\n", name, msCell(a.P50), msCell(a.P95), msCell(b.P50), msCell(b.P95), seekRatio(a.P50, b.P50), seekRatio(a.P95, b.P95))
+		window := ms(seekWindow)
+		row := func(name string, a, b Stats, bound float64) {
+			fmt.Fprintf(w, "%-40s %8s / %-8s %8s / %-8s %7s / %-7s\n", name, msCell(a.P50), msCell(a.P95), msCell(b.P50), msCell(b.P95), seekRatio(a.P50, b.P50, bound), seekRatio(a.P95, b.P95, bound))
 		}
-		row("host's own seek", o.HostSeek, t.HostSeek)
-		row("seek → within 0.2 s", o.Within, t.Within)
-		row("seek → settled (60 ms, ×3)", o.Settled, t.Settled)
-		row("settled − host's own landing", o.Excess, t.Excess)
-		row("|offset| after settling", o.After, t.After)
+		row("host's own seek", o.HostSeek, t.HostSeek, window)
+		row("seek → within 0.2 s", o.Within, t.Within, window)
+		row("seek → settled (60 ms, ×3)", o.Settled, t.Settled, window)
+		// A seek that never settled did so at least this long after the
+		// host landed.
+		row("settled − host's own landing", o.Excess, t.Excess, window-max(o.HostSeek.Max, t.HostSeek.Max))
+		row("|offset| after settling", o.After, t.After, window)
 		fmt.Fprintf(w, "%-40s %8d of %-3d %8d of %-3d\n", "seeks that settled within 10 s", o.Settled.N, o.HostSeek.N, t.Settled.N, t.HostSeek.N)
 	}
 }
@@ -281,17 +284,16 @@ func msCell(v float64) string {
 	return fmt.Sprintf("%.1f", v)
 }
 
-// seekRatio is Ratio where a miss counts as the whole window: a bound, not
-// a figure.
-func seekRatio(ours, theirs float64) string {
-	window := ms(seekWindow)
+// seekRatio is Ratio where a miss counts as at least bound ms: the ratio
+// is then a bound, not a figure.
+func seekRatio(ours, theirs, bound float64) string {
 	switch {
 	case math.IsInf(ours, 1) && math.IsInf(theirs, 1):
 		return "–"
 	case math.IsInf(theirs, 1):
-		return "<" + Ratio(ours, window)
+		return "<" + Ratio(ours, bound)
 	case math.IsInf(ours, 1):
-		return ">" + Ratio(window, theirs)
+		return ">" + Ratio(bound, theirs)
 	}
 	return Ratio(ours, theirs)
 }

@@ -103,7 +103,7 @@ func TestMissedSeeksRankLast(t *testing.T) {
 		{math.Inf(1), 500, ">20.00×"},
 		{math.Inf(1), math.Inf(1), "–"},
 	} {
-		if got := seekRatio(c.ours, c.theirs); got != c.want {
+		if got := seekRatio(c.ours, c.theirs, 10000); got != c.want {
 			t.Errorf("seekRatio(%v, %v) = %q, want %q", c.ours, c.theirs, got, c.want)
 		}
 	}
