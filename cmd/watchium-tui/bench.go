@@ -245,8 +245,9 @@ generated video, and seeks the host (through its mpv) while everyone plays:
 kept in ~/.cache/watchium/testmedia (the HD one takes minutes to encode).
 
 --syncplay runs Debian's syncplay and syncplay-server the same way (its own
-headless mpv per client, the host's mpv seeked through its IPC socket) and
-prints both side by side.`,
+headless mpv per client, the host's mpv seeked through its IPC socket) to the
+same seek targets, and prints both side by side. A seek that never got there
+within 10 s is shown as "never" and ranks last; it is not left out.`,
 		Example: `  watchium-tui bench seeks --media hd --followers 1,3
   watchium-tui bench seeks --media toy --seeks 10`,
 		Args: cobra.NoArgs,
