@@ -125,19 +125,30 @@ func gatedConfig(db *hostDB, id string, host bool, window ...time.Duration) Conf
 
 func (m *member) stats(t *testing.T) SyncStats { return m.snap(t).Sync }
 
+// gatedTrio is a gated room of three: alice hosting (and, where the
+// database records hosts, named by it), then carol and bob, who joined in
+// that order, following her.
+func gatedTrio(t *testing.T, bus *fakeBus, db *hostDB) (alice, carol, bob *member) {
+	t.Helper()
+	alice = addMember(t, bus, gatedConfig(db, "alice", true))
+	if !db.noFuncs {
+		waitCond(t, "the database names alice", func() bool { return db.stored() == "alice" })
+	}
+	waitCond(t, "alice hosts", hostIs(t, alice, "alice"))
+	carol = addMember(t, bus, gatedConfig(db, "carol", false))
+	waitCond(t, "carol follows alice", hostIs(t, carol, "alice"))
+	bob = addMember(t, bus, gatedConfig(db, "bob", false))
+	waitCond(t, "bob follows alice", hostIs(t, bob, "alice"))
+	return alice, carol, bob
+}
+
 // A hostile member (on Supabase, nothing stops its broadcast) sends a
 // signed new_host naming itself once the host has left; the followers
 // wait for the database, which names the real successor only when the
 // old host has been silent long enough, and then follow it.
 func TestGateFollowsOnlyTheHostTheDatabaseNames(t *testing.T) {
 	bus, db := newFakeBus(), newHostDB()
-	alice := addMember(t, bus, gatedConfig(db, "alice", true))
-	waitCond(t, "the database names alice", func() bool { return db.stored() == "alice" })
-	waitCond(t, "alice hosts", hostIs(t, alice, "alice"))
-	carol := addMember(t, bus, gatedConfig(db, "carol", false))
-	waitCond(t, "carol follows alice", hostIs(t, carol, "alice"))
-	bob := addMember(t, bus, gatedConfig(db, "bob", false))
-	waitCond(t, "bob follows alice", hostIs(t, bob, "alice"))
+	alice, carol, bob := gatedTrio(t, bus, db)
 
 	// Alice goes; the database still names her (not yet silent long
 	// enough), so carol's claims are refused for now.
@@ -265,12 +276,7 @@ func (d *hostDB) kick(id string) {
 func TestNoHostFunctionsMeansNoGate(t *testing.T) {
 	bus, db := newFakeBus(), newHostDB()
 	db.noFuncs = true
-	alice := addMember(t, bus, gatedConfig(db, "alice", true))
-	waitCond(t, "alice hosts", hostIs(t, alice, "alice"))
-	carol := addMember(t, bus, gatedConfig(db, "carol", false))
-	waitCond(t, "carol follows alice", hostIs(t, carol, "alice"))
-	bob := addMember(t, bus, gatedConfig(db, "bob", false))
-	waitCond(t, "bob follows alice", hostIs(t, bob, "alice"))
+	alice, _, bob := gatedTrio(t, bus, db)
 	alice.stop()
 	bus.leave("alice")
 	waitCond(t, "bob follows carol", hostIs(t, bob, "carol"))
