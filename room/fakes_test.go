@@ -31,6 +31,11 @@ type fakeChannel struct {
 	bus  *fakeBus
 	id   string
 	room *Room
+	// outbox keeps a member's posts in order, as a real socket does: each
+	// is delivered off the poster's goroutine, by one drainer at a time.
+	outMu    sync.Mutex
+	outbox   []realtime.Broadcast
+	draining bool
 }
 
 func (b *fakeBus) channel(id string) *fakeChannel {
@@ -39,6 +44,12 @@ func (b *fakeBus) channel(id string) *fakeChannel {
 	b.members[id] = ch
 	b.mu.Unlock()
 	return ch
+}
+
+func (b *fakeBus) channelOf(id string) *fakeChannel {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.members[id]
 }
 
 func (b *fakeBus) deliver(from string, m realtime.Broadcast) {
@@ -107,8 +118,36 @@ func (c *fakeChannel) Post(event string, payload any) error {
 	if err != nil {
 		return err
 	}
-	go c.bus.deliver(c.id, realtime.Broadcast{Event: event, Payload: raw, At: time.Now()})
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	c.outbox = append(c.outbox, realtime.Broadcast{Event: event, Payload: raw, At: time.Now()})
+	if !c.draining {
+		c.draining = true
+		go c.drain()
+	}
 	return nil
+}
+
+// idle reports whether everything c posted so far has been delivered.
+func (c *fakeChannel) idle() bool {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	return !c.draining
+}
+
+func (c *fakeChannel) drain() {
+	for {
+		c.outMu.Lock()
+		if len(c.outbox) == 0 {
+			c.draining = false
+			c.outMu.Unlock()
+			return
+		}
+		m := c.outbox[0]
+		c.outbox = c.outbox[1:]
+		c.outMu.Unlock()
+		c.bus.deliver(c.id, m)
+	}
 }
 
 func (c *fakeChannel) Track(_ context.Context, meta any) error {

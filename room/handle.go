@@ -171,8 +171,9 @@ func (r *Room) onBroadcast(ctx context.Context, b realtime.Broadcast) {
 			return
 		}
 		if err := acceptFromHost(s.hostKey, env); err != nil {
-			s.stats.Unverified++
-			r.log.Debug("room: dropping a clock probe reply the host did not sign", "err", err)
+			// Perhaps signed on the host's other device: decided once its
+			// key is read again, like its playback events.
+			r.badSignature(b, env, PlaybackPayload{}, err)
 			return
 		}
 		s.clock.Add(p.T0, p.T1, p.T2, wallMS(b.At), b.At)

@@ -14,6 +14,14 @@ func (k *keyStore) setKey(id string, pub ed25519.PublicKey) {
 	k.keys[id] = EncodePublicKey(pub)
 }
 
+// useSigningKey makes m sign with key from now on, on its own goroutine.
+func useSigningKey(t *testing.T, m *member, key ed25519.PrivateKey) {
+	t.Helper()
+	if err := m.room.do(context.Background(), func() error { m.room.cfg.SigningKey = key; return nil }); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // The host joins again from another device (say, a second terminal before
 // keys were per device): its row now holds another key. The follower,
 // failing to verify, reads the key again and follows the host; a forgery
@@ -29,7 +37,14 @@ func TestFollowerRereadsTheHostKeyWhenItChanges(t *testing.T) {
 		return e
 	}
 
+	// Alice now signs from the other device, and her row says so. What she
+	// sends (anchors, clock-probe replies) reaches bob in order, so the
+	// first event signed with the new key has him re-read it, and what
+	// follows waits for that read; what she signed with the old key is
+	// delivered before the seek below, which bypasses her outbox.
 	st.setKey("alice", second.Public().(ed25519.PublicKey))
+	useSigningKey(t, h, second)
+	waitCond(t, "alice's outbox delivered", bus.channelOf("alice").idle)
 	bus.inject(TypeSeek, seek(second, 900, 120))
 	waitCond(t, "bob follows alice's seek signed with her new key", func() bool { return f.player.State().Pos >= 119 })
 	bus.inject(TypeSeek, seek(mallory, 901, 5))
