@@ -222,14 +222,18 @@ func TestRoomEndToEnd(t *testing.T) {
 		})
 	}
 
-	// Seek on the host: followers jump there.
+	// Seek on the host: followers jump there, and once all have landed the
+	// room plays on together. Until then everyone, the host too, holds
+	// paused at the target (wait for everyone), where a pause would change
+	// nothing.
 	if err := host.mpv.Seek(ctx, 40); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range followers {
-		eventually(t, 10*time.Second, f.name+" follows the seek", func() (bool, string) {
+		eventually(t, 10*time.Second, f.name+" follows the seek and plays on", func() (bool, string) {
 			o := offset(host.mpv, f.mpv)
-			return math.Abs(o) < 0.1, fmt.Sprintf("offset %.1f ms", o*1000)
+			hp, fp := host.mpv.State().Paused, f.mpv.State().Paused
+			return !hp && !fp && math.Abs(o) < 0.1, fmt.Sprintf("offset %.1f ms, host paused=%v, follower paused=%v", o*1000, hp, fp)
 		})
 	}
 
