@@ -40,34 +40,31 @@ func (s *Store) HasAccess(ctx context.Context, roomID, userID string) (bool, err
 // CreatePrivateRoom creates roomID as a private room owned (and hosted) by
 // owner, who gets access, with the invite's hash and salt.
 func (s *Store) CreatePrivateRoom(ctx context.Context, roomID, owner, codeHash, salt string) ([]Change, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	var rows []Row
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM rooms WHERE room_id = ?`, roomID).Scan(&n); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		if n > 0 {
+			return ErrRoomExists
+		}
+		ts := now()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO rooms (room_id, host_user_id, owner_user_id, is_private, updated_at) VALUES (?, ?, ?, 1, ?)`, roomID, owner, owner, ts); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO room_access (room_id, user_id, granted_at) VALUES (?, ?, ?)`, roomID, owner, ts); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO room_invites (room_id, code_hash, salt, created_at) VALUES (?, ?, ?, ?)`, roomID, codeHash, salt, ts); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		var err error
+		rows, err = selectRows(ctx, tx, Tables["rooms"], Query{Filters: []Filter{{Column: "room_id", Op: "eq", Values: []any{roomID}}}})
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM rooms WHERE room_id = ?`, roomID).Scan(&n); err != nil {
-		return nil, fmt.Errorf("store: %w", err)
-	}
-	if n > 0 {
-		return nil, ErrRoomExists
-	}
-	ts := now()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO rooms (room_id, host_user_id, owner_user_id, is_private, updated_at) VALUES (?, ?, ?, 1, ?)`, roomID, owner, owner, ts); err != nil {
-		return nil, fmt.Errorf("store: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO room_access (room_id, user_id, granted_at) VALUES (?, ?, ?)`, roomID, owner, ts); err != nil {
-		return nil, fmt.Errorf("store: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO room_invites (room_id, code_hash, salt, created_at) VALUES (?, ?, ?, ?)`, roomID, codeHash, salt, ts); err != nil {
-		return nil, fmt.Errorf("store: %w", err)
-	}
-	rows, err := selectRows(ctx, tx, Tables["rooms"], Query{Filters: []Filter{{Column: "room_id", Op: "eq", Values: []any{roomID}}}})
-	if err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("store: %w", err)
 	}
 	changes := []Change{{Table: "rooms", Type: "INSERT", Record: rows[0]}}
 	stamp(changes)

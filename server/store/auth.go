@@ -87,23 +87,19 @@ func (s *Store) CreateUser(ctx context.Context, anonymous bool, metadata map[str
 	}
 	u := User{ID: ids.New(), IsAnonymous: anonymous, UserMetadata: metadata}
 	ts := now()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return User{}, Session{}, err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO auth_users (id, is_anonymous, user_metadata, created_at, updated_at, last_sign_in_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		u.ID, boolInt(anonymous), string(meta), ts, ts, ts); err != nil {
-		return User{}, Session{}, err
-	}
 	sess := Session{ID: ids.New(), UserID: u.ID}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO auth_sessions (id, user_id, created_at) VALUES (?, ?, ?)`, sess.ID, u.ID, ts); err != nil {
-		return User{}, Session{}, err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO auth_refresh_tokens (token, session_id, created_at) VALUES (?, ?, ?)`, refreshToken, sess.ID, ts); err != nil {
-		return User{}, Session{}, err
-	}
-	if err := tx.Commit(); err != nil {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO auth_users (id, is_anonymous, user_metadata, created_at, updated_at, last_sign_in_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			u.ID, boolInt(anonymous), string(meta), ts, ts, ts); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO auth_sessions (id, user_id, created_at) VALUES (?, ?, ?)`, sess.ID, u.ID, ts); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO auth_refresh_tokens (token, session_id, created_at) VALUES (?, ?, ?)`, refreshToken, sess.ID, ts)
+		return err
+	})
+	if err != nil {
 		return User{}, Session{}, err
 	}
 	t := parseTime(sql.NullString{String: ts, Valid: true})
@@ -141,31 +137,28 @@ func userByID(ctx context.Context, q rowQueryer, id string) (User, error) {
 // UpdateUserMetadata merges patch into the user's metadata (a null value
 // removes the key), as Supabase Auth's PUT /user does with data.
 func (s *Store) UpdateUserMetadata(ctx context.Context, id string, patch map[string]any) (User, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return User{}, err
-	}
-	defer tx.Rollback()
-	u, err := userByID(ctx, tx, id)
-	if err != nil {
-		return User{}, err
-	}
-	for k, v := range patch {
-		if v == nil {
-			delete(u.UserMetadata, k)
-		} else {
-			u.UserMetadata[k] = v
-		}
-	}
-	meta, err := json.Marshal(u.UserMetadata)
-	if err != nil {
-		return User{}, err
-	}
+	var u User
 	ts := now()
-	if _, err := tx.ExecContext(ctx, `UPDATE auth_users SET user_metadata = ?, updated_at = ? WHERE id = ?`, string(meta), ts, id); err != nil {
-		return User{}, err
-	}
-	if err := tx.Commit(); err != nil {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if u, err = userByID(ctx, tx, id); err != nil {
+			return err
+		}
+		for k, v := range patch {
+			if v == nil {
+				delete(u.UserMetadata, k)
+			} else {
+				u.UserMetadata[k] = v
+			}
+		}
+		meta, err := json.Marshal(u.UserMetadata)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE auth_users SET user_metadata = ?, updated_at = ? WHERE id = ?`, string(meta), ts, id)
+		return err
+	})
+	if err != nil {
 		return User{}, err
 	}
 	u.UpdatedAt = parseTime(sql.NullString{String: ts, Valid: true})
@@ -185,57 +178,54 @@ func (s *Store) SessionExists(ctx context.Context, id string) (bool, error) {
 // succeed, as on Supabase); a token spent earlier is a stolen or replayed
 // one, and the whole session is signed out.
 func (s *Store) RotateRefreshToken(ctx context.Context, token, next string, reuseWindow time.Duration) (User, Session, string, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return User{}, Session{}, "", err
-	}
-	defer tx.Rollback()
+	var u User
 	var sess Session
-	var revoked sql.NullString
-	err = tx.QueryRowContext(ctx, `SELECT t.session_id, s.user_id, t.revoked_at FROM auth_refresh_tokens t JOIN auth_sessions s ON s.id = t.session_id WHERE t.token = ?`, token).
-		Scan(&sess.ID, &sess.UserID, &revoked)
-	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, Session{}, "", ErrRefreshTokenNotFound
-	}
-	if err != nil {
-		return User{}, Session{}, "", err
-	}
 	issued := next
-	if revoked.Valid {
-		if time.Since(parseTime(revoked)) > reuseWindow {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM auth_sessions WHERE id = ?`, sess.ID); err != nil {
-				return User{}, Session{}, "", err
-			}
-			if err := tx.Commit(); err != nil {
-				return User{}, Session{}, "", err
-			}
-			return User{}, Session{}, "", ErrRefreshTokenReused
-		}
-		err := tx.QueryRowContext(ctx, `SELECT token FROM auth_refresh_tokens WHERE session_id = ? AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1`, sess.ID).Scan(&issued)
+	reused := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var revoked sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT t.session_id, s.user_id, t.revoked_at FROM auth_refresh_tokens t JOIN auth_sessions s ON s.id = t.session_id WHERE t.token = ?`, token).
+			Scan(&sess.ID, &sess.UserID, &revoked)
 		if errors.Is(err, sql.ErrNoRows) {
-			return User{}, Session{}, "", ErrRefreshTokenNotFound
+			return ErrRefreshTokenNotFound
 		}
 		if err != nil {
-			return User{}, Session{}, "", err
+			return err
 		}
-	} else {
-		ts := now()
-		if _, err := tx.ExecContext(ctx, `UPDATE auth_refresh_tokens SET revoked_at = ? WHERE token = ?`, ts, token); err != nil {
-			return User{}, Session{}, "", err
+		if revoked.Valid {
+			if time.Since(parseTime(revoked)) > reuseWindow {
+				// The sign-out is committed though the call fails.
+				reused = true
+				_, err := tx.ExecContext(ctx, `DELETE FROM auth_sessions WHERE id = ?`, sess.ID)
+				return err
+			}
+			err := tx.QueryRowContext(ctx, `SELECT token FROM auth_refresh_tokens WHERE session_id = ? AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1`, sess.ID).Scan(&issued)
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrRefreshTokenNotFound
+			}
+			if err != nil {
+				return err
+			}
+		} else {
+			ts := now()
+			if _, err := tx.ExecContext(ctx, `UPDATE auth_refresh_tokens SET revoked_at = ? WHERE token = ?`, ts, token); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO auth_refresh_tokens (token, session_id, parent, created_at) VALUES (?, ?, ?, ?)`, next, sess.ID, token, ts); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE auth_users SET last_sign_in_at = ? WHERE id = ?`, ts, sess.UserID); err != nil {
+				return err
+			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO auth_refresh_tokens (token, session_id, parent, created_at) VALUES (?, ?, ?, ?)`, next, sess.ID, token, ts); err != nil {
-			return User{}, Session{}, "", err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE auth_users SET last_sign_in_at = ? WHERE id = ?`, ts, sess.UserID); err != nil {
-			return User{}, Session{}, "", err
-		}
-	}
-	u, err := userByID(ctx, tx, sess.UserID)
-	if err != nil {
+		u, err = userByID(ctx, tx, sess.UserID)
+		return err
+	})
+	switch {
+	case err != nil:
 		return User{}, Session{}, "", err
-	}
-	if err := tx.Commit(); err != nil {
-		return User{}, Session{}, "", err
+	case reused:
+		return User{}, Session{}, "", ErrRefreshTokenReused
 	}
 	return u, sess, issued, nil
 }

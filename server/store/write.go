@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sort"
 	"strings"
@@ -59,74 +60,72 @@ func (s *Store) Insert(ctx context.Context, table string, rows []Row, merge bool
 	if err != nil {
 		return nil, nil, err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer tx.Rollback()
 	var out []Row
 	var changes []Change
-	for _, r := range rows {
-		if t.newKey != nil {
-			t.newKey(r)
-		}
-		for _, k := range t.Key {
-			if r[k] == nil {
-				return nil, nil, badRequest("23502", "null value in column \"%s\" of relation \"%s\" violates not-null constraint", k, t.Name)
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, r := range rows {
+			if t.newKey != nil {
+				t.newKey(r)
 			}
-		}
-		keyFilter := keyFilters(t, r)
-		old, err := selectRows(ctx, tx, t, Query{Filters: keyFilter})
-		if err != nil {
-			return nil, nil, err
-		}
-		defaults(t, r, len(old) == 0)
-		if len(old) > 0 && t.keep != nil {
-			t.keep(r, old[0])
-		}
-		if len(old) == 0 {
-			err = validate(t, r)
-		} else {
-			err = validateValues(t, r)
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		if len(old) > 0 && !merge {
-			return nil, nil, &Error{Status: 409, Code: "23505", Message: fmt.Sprintf("duplicate key value violates unique constraint \"%s_pkey\"", t.Name)}
-		}
-		cols := sortedKeys(r)
-		args := make([]any, len(cols))
-		for i, c := range cols {
-			col, _ := t.column(c)
-			if args[i], err = toSQL(col, r[c]); err != nil {
-				return nil, nil, err
+			for _, k := range t.Key {
+				if r[k] == nil {
+					return badRequest("23502", "null value in column \"%s\" of relation \"%s\" violates not-null constraint", k, t.Name)
+				}
 			}
-		}
-		stmt := "INSERT INTO " + t.Name + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
-		if merge {
-			var sets []string
-			for _, c := range cols {
-				sets = append(sets, c+" = excluded."+c)
+			keyFilter := keyFilters(t, r)
+			old, err := selectRows(ctx, tx, t, Query{Filters: keyFilter})
+			if err != nil {
+				return err
 			}
-			stmt += " ON CONFLICT (" + strings.Join(t.Key, ", ") + ") DO UPDATE SET " + strings.Join(sets, ", ")
+			defaults(t, r, len(old) == 0)
+			if len(old) > 0 && t.keep != nil {
+				t.keep(r, old[0])
+			}
+			if len(old) == 0 {
+				err = validate(t, r)
+			} else {
+				err = validateValues(t, r)
+			}
+			if err != nil {
+				return err
+			}
+			if len(old) > 0 && !merge {
+				return &Error{Status: 409, Code: "23505", Message: fmt.Sprintf("duplicate key value violates unique constraint \"%s_pkey\"", t.Name)}
+			}
+			cols := sortedKeys(r)
+			args := make([]any, len(cols))
+			for i, c := range cols {
+				col, _ := t.column(c)
+				if args[i], err = toSQL(col, r[c]); err != nil {
+					return err
+				}
+			}
+			stmt := "INSERT INTO " + t.Name + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
+			if merge {
+				var sets []string
+				for _, c := range cols {
+					sets = append(sets, c+" = excluded."+c)
+				}
+				stmt += " ON CONFLICT (" + strings.Join(t.Key, ", ") + ") DO UPDATE SET " + strings.Join(sets, ", ")
+			}
+			if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+			got, err := selectRows(ctx, tx, t, Query{Filters: keyFilter})
+			if err != nil || len(got) != 1 {
+				return fmt.Errorf("store: reading back the row: %v", err)
+			}
+			out = append(out, got[0])
+			ch := Change{Table: t.Name, Type: "INSERT", Record: got[0]}
+			if len(old) > 0 {
+				ch.Type, ch.Old = "UPDATE", old[0]
+			}
+			changes = append(changes, ch)
 		}
-		if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
-			return nil, nil, fmt.Errorf("store: %w", err)
-		}
-		got, err := selectRows(ctx, tx, t, Query{Filters: keyFilter})
-		if err != nil || len(got) != 1 {
-			return nil, nil, fmt.Errorf("store: reading back the row: %v", err)
-		}
-		out = append(out, got[0])
-		ch := Change{Table: t.Name, Type: "INSERT", Record: got[0]}
-		if len(old) > 0 {
-			ch.Type, ch.Old = "UPDATE", old[0]
-		}
-		changes = append(changes, ch)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, nil, fmt.Errorf("store: %w", err)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	stamp(changes)
 	return out, changes, nil
@@ -149,43 +148,41 @@ func (s *Store) Update(ctx context.Context, table string, fs []Filter, set Row) 
 			return nil, nil, badRequest("PGRST204", "the primary key column %s cannot be changed", k)
 		}
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer tx.Rollback()
-	old, err := selectRows(ctx, tx, t, Query{Filters: fs})
-	if err != nil {
-		return nil, nil, err
-	}
-	cols := sortedKeys(set)
-	var sets []string
-	var args []any
-	for _, c := range cols {
-		col, _ := t.column(c)
-		v, err := toSQL(col, set[c])
-		if err != nil {
-			return nil, nil, err
-		}
-		sets = append(sets, c+" = ?")
-		args = append(args, v)
-	}
 	var out []Row
 	var changes []Change
-	for _, o := range old {
-		kf := keyFilters(t, o)
-		w, wargs, _ := where(t, kf)
-		if _, err := tx.ExecContext(ctx, "UPDATE "+t.Name+" SET "+strings.Join(sets, ", ")+w, append(append([]any(nil), args...), wargs...)...); err != nil {
-			return nil, nil, fmt.Errorf("store: %w", err)
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		old, err := selectRows(ctx, tx, t, Query{Filters: fs})
+		if err != nil {
+			return err
 		}
-		got, err := selectRows(ctx, tx, t, Query{Filters: kf})
-		if err != nil || len(got) != 1 {
-			return nil, nil, fmt.Errorf("store: reading back the row: %v", err)
+		cols := sortedKeys(set)
+		var sets []string
+		var args []any
+		for _, c := range cols {
+			col, _ := t.column(c)
+			v, err := toSQL(col, set[c])
+			if err != nil {
+				return err
+			}
+			sets = append(sets, c+" = ?")
+			args = append(args, v)
 		}
-		out = append(out, got[0])
-		changes = append(changes, Change{Table: t.Name, Type: "UPDATE", Record: got[0], Old: o})
-	}
-	if err := tx.Commit(); err != nil {
+		for _, o := range old {
+			kf := keyFilters(t, o)
+			w, wargs, _ := where(t, kf)
+			if _, err := tx.ExecContext(ctx, "UPDATE "+t.Name+" SET "+strings.Join(sets, ", ")+w, append(append([]any(nil), args...), wargs...)...); err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+			got, err := selectRows(ctx, tx, t, Query{Filters: kf})
+			if err != nil || len(got) != 1 {
+				return fmt.Errorf("store: reading back the row: %v", err)
+			}
+			out = append(out, got[0])
+			changes = append(changes, Change{Table: t.Name, Type: "UPDATE", Record: got[0], Old: o})
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, nil, err
 	}
 	stamp(changes)
@@ -201,23 +198,22 @@ func (s *Store) Delete(ctx context.Context, table string, fs []Filter) ([]Row, [
 	if len(fs) == 0 {
 		return nil, nil, badRequest("21000", "DELETE requires a WHERE clause (add a filter)")
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	var old []Row
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if old, err = selectRows(ctx, tx, t, Query{Filters: fs}); err != nil {
+			return err
+		}
+		w, args, err := where(t, fs)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+t.Name+w, args...); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, nil, err
-	}
-	defer tx.Rollback()
-	old, err := selectRows(ctx, tx, t, Query{Filters: fs})
-	if err != nil {
-		return nil, nil, err
-	}
-	w, args, err := where(t, fs)
-	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM "+t.Name+w, args...); err != nil {
-		return nil, nil, fmt.Errorf("store: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
 		return nil, nil, err
 	}
 	var changes []Change
